@@ -1,0 +1,120 @@
+/**
+ * Filter visualization: for each target layer and filter, start from a seeded image and ascend the
+ * filter's mean activation. Filters of one layer run together in batches, each image its own filter.
+ */
+import type { Batch, Engine, GradientNormalization } from '../engine/engine.js';
+import type { LayersModel } from '../engine/tf.js';
+import { UsageError, invalidParameterError, unknownNameError } from '../errors.js';
+import { ascend } from './ascend.js';
+import { resolveFilters, type FilterSelection } from './filters.js';
+import { makeInitImage, type InitSpec } from './init.js';
+import { keyedRng } from './random.js';
+import { sizeDivisor } from '../model/resize.js';
+
+export interface VisualizeOptions {
+  layers: readonly string[];
+  filters: FilterSelection;
+  init: InitSpec;
+  size: number;
+  steps: number;
+  step: number;
+  normalize: GradientNormalization;
+  seed: number;
+  /** Filters optimised together per engine call. */
+  batch: number;
+}
+
+export interface FilterResult {
+  layer: string;
+  filter: number;
+  activation: { start: number; end: number };
+  /** The final image, height x width x channels. */
+  image: Float32Array;
+}
+
+export interface VisualizeProgress {
+  layer: string;
+  filters: readonly number[];
+  step: number;
+  steps: number;
+  /** Filters finished so far, over all layers. */
+  done: number;
+  total: number;
+}
+
+export interface LayerPlan {
+  layer: string;
+  filters: number[];
+}
+
+/** Layers an ascent can target: those with a 4-D (image-shaped) output. */
+export function targetableLayers(model: LayersModel): string[] {
+  return model.layers
+    .filter((l) => {
+      const shape = l.outputShape;
+      return !Array.isArray(shape[0]) && (shape as unknown[]).length === 4 && l.getClassName() !== 'InputLayer';
+    })
+    .map((l) => l.name);
+}
+
+/** Resolves layers and filters against the model, before any tensor is made. */
+export function planVisualization(model: LayersModel, options: Pick<VisualizeOptions, 'layers' | 'filters' | 'seed' | 'size'>): LayerPlan[] {
+  const valid = targetableLayers(model);
+  const divisor = sizeDivisor(model);
+  if (!Number.isInteger(options.size) || options.size < divisor) {
+    throw invalidParameterError('--size', `an integer >= ${divisor}`, options.size);
+  }
+  if (options.size % divisor !== 0) {
+    throw new UsageError(
+      `--size ${options.size} cannot be used with this model: it pools by a total factor of ${divisor}, so the size must be divisible by ${divisor} (try ${Math.round(options.size / divisor) * divisor || divisor})`,
+    );
+  }
+  if (options.layers.length === 0) throw invalidParameterError('--layers', 'at least one layer name', '');
+  return options.layers.map((layer) => {
+    if (!valid.includes(layer)) throw unknownNameError('layer', layer, valid);
+    const shape = model.getLayer(layer).outputShape as number[];
+    return { layer, filters: resolveFilters(options.filters, layer, shape[3]!, options.seed) };
+  });
+}
+
+/** The starting image of one filter: keyed by (seed, layer, filter) so batching never changes it. */
+export function initialImage(options: Pick<VisualizeOptions, 'init' | 'size' | 'seed'>, channels: number, layer: string, filter: number): Float32Array {
+  const rng = keyedRng(options.seed, 'init', layer, filter);
+  return makeInitImage(options.init, { height: options.size, width: options.size, channels }, rng);
+}
+
+export async function visualizeFilters(
+  engine: Engine,
+  model: LayersModel,
+  options: VisualizeOptions,
+  onProgress?: (p: VisualizeProgress) => void,
+): Promise<FilterResult[]> {
+  if (!Number.isInteger(options.batch) || options.batch < 1) throw invalidParameterError('--batch', 'an integer >= 1', options.batch);
+  const plan = planVisualization(model, options);
+  const channels = (model.inputs[0]!.shape[3] as number | null) ?? 1;
+  const total = plan.reduce((s, p) => s + p.filters.length, 0);
+  const pixels = options.size * options.size * channels;
+  const results: FilterResult[] = [];
+  for (const { layer, filters } of plan) {
+    for (let b = 0; b < filters.length; b += options.batch) {
+      const group = filters.slice(b, b + options.batch);
+      const data = new Float32Array(group.length * pixels);
+      group.forEach((f, i) => data.set(initialImage(options, channels, layer, f), i * pixels));
+      const batch: Batch = { data, n: group.length, height: options.size, width: options.size, channels };
+      const done = results.length;
+      const out = await ascend(engine, batch, { kind: 'filter', layer, filters: group }, options, (step) =>
+        onProgress?.({ layer, filters: group, step, steps: options.steps, done, total }),
+      );
+      group.forEach((filter, i) =>
+        results.push({
+          layer,
+          filter,
+          activation: { start: out.start[i]!, end: out.end[i]! },
+          image: out.image.data.slice(i * pixels, (i + 1) * pixels),
+        }),
+      );
+      onProgress?.({ layer, filters: group, step: options.steps, steps: options.steps, done: results.length, total });
+    }
+  }
+  return results;
+}

@@ -1,0 +1,68 @@
+/** `unet-dream filters`: per-layer contact sheets of filter visualizations (the seed's figures). */
+import type { Argv, CommandModule } from 'yargs';
+import { COLORMAPS } from '../../render/colormap.js';
+import { GRADIENT_NORMALIZATIONS } from '../../engine/engine.js';
+import { RECIPE_NAMES } from '../../ascent/recipes.js';
+import { splitList, withCommonOptions, type CommonArgs } from '../options.js';
+import { defined, validateAndRun } from './pipeline-runner.js';
+
+interface FiltersArgs extends CommonArgs {
+  layers?: string;
+  filters?: string;
+  steps?: number;
+  step?: number;
+  size?: number;
+  init?: string;
+  recipe?: string;
+  batch?: number;
+  colormap?: string;
+  normalize?: string;
+  'gradient-normalize'?: string;
+  columns?: number;
+  tiles?: boolean;
+}
+
+export function filtersBuilder(yargs: Argv) {
+  return withCommonOptions(yargs)
+    .option('layers', { type: 'string', describe: 'comma-separated layer names (default: the seed\'s seven)' })
+    .option('filters', { type: 'string', describe: '0-15 | 3,5,9 | random:16 | all (default random:16)' })
+    .option('steps', { type: 'number', describe: 'ascent steps (default: the recipe\'s, 20)' })
+    .option('step', { type: 'number', describe: 'step size (default: the recipe\'s, 1)' })
+    .option('size', { type: 'number', describe: 'image size in pixels (default 128)' })
+    .option('init', { type: 'string', describe: 'starting image: uniform:LO:HI | gaussian:MEAN:STD (default uniform:0:2)' })
+    .option('recipe', { type: 'string', describe: `ascent recipe: ${RECIPE_NAMES.join(', ')}` })
+    .option('batch', { type: 'number', describe: 'filters optimised together (default 8)' })
+    .option('colormap', { type: 'string', describe: `${COLORMAPS.join(' | ')} (default viridis)` })
+    .option('normalize', { type: 'string', describe: 'tile | sheet: min-max per tile (default) or one window per sheet' })
+    .option('gradient-normalize', { type: 'string', describe: `${GRADIENT_NORMALIZATIONS.join(' | ')} (default: the recipe's, rms)` })
+    .option('columns', { type: 'number', describe: 'tiles per row (default 8)' })
+    .option('tiles', { type: 'boolean', describe: 'also write every tile as its own PNG' });
+}
+
+export function filtersConfig(args: FiltersArgs, defaultOut: string) {
+  return {
+    model: { source: args.model, backend: args.backend },
+    seed: defined({ init: args.init, size: args.size, seed: args.seed }),
+    ascend: defined({
+      recipe: args.recipe,
+      layers: splitList(args.layers),
+      filters: args.filters,
+      steps: args.steps,
+      step: args.step,
+      normalize: args['gradient-normalize'],
+      batch: args.batch,
+    }),
+    render: defined({ colormap: args.colormap, normalize: args.normalize }),
+    tile: defined({ columns: args.columns }),
+    write: defined({ out: args.out ?? defaultOut, tiles: args.tiles }),
+  };
+}
+
+export const filtersCommand: CommandModule<object, FiltersArgs> = {
+  command: 'filters',
+  describe: 'visualise filters by gradient ascent and tile them into per-layer contact sheets',
+  builder: (yargs: Argv) => filtersBuilder(yargs) as unknown as Argv<FiltersArgs>,
+  handler: async (args) => {
+    await validateAndRun(filtersConfig(args, 'outputs/filters'), args, 'filters');
+  },
+};

@@ -1,0 +1,33 @@
+/** The unet-dream command line: one file per command under commands/, one error handler. */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { UsageError } from '../errors.js';
+import { reportError } from './errors.js';
+import { filtersCommand } from './commands/filters.js';
+import { layersCommand } from './commands/layers.js';
+import { runCommand } from './commands/run.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    await yargs(argv)
+      .scriptName('unet-dream')
+      .command(layersCommand)
+      .command(filtersCommand)
+      .command(runCommand)
+      .demandCommand(1, 'name a command: layers, filters, run')
+      .strict()
+      .help()
+      .version()
+      .wrap(Math.min(110, process.stdout.columns ?? 110))
+      .fail((message, err) => {
+        if (err) throw err;
+        throw new UsageError(message);
+      })
+      .parseAsync();
+    return 0;
+  } catch (err) {
+    return reportError(err, verbose);
+  }
+}
+

@@ -1,0 +1,59 @@
+/**
+ * The Engine interface: the only place gradients are computed. The ascent, dream and batch code call
+ * these methods and nothing else, so faster engines (fast wasm gradients, an ONNX Runtime graph)
+ * plug in without changes above this line.
+ */
+
+/** A batch of images in NHWC order, float32, as plain memory so any engine can take it. */
+export interface Batch {
+  data: Float32Array;
+  n: number;
+  height: number;
+  width: number;
+  channels: number;
+}
+
+export type LayerReduce = 'mean' | 'l2';
+
+export type Objective =
+  /** Mean activation of one channel of `layer`, a different channel per batch image (filter visualization). */
+  | { kind: 'filter'; layer: string; filters: readonly number[] }
+  /** Weighted sum over layers of mean (or mean squared) activation (DeepDream). */
+  | { kind: 'layers'; terms: readonly { layer: string; weight: number; reduce: LayerReduce }[] };
+
+/** How each image's gradient is scaled before the step: the seed divides by its RMS. */
+export type GradientNormalization = 'rms' | 'std' | 'meanabs' | 'none';
+export const GRADIENT_NORMALIZATIONS: readonly GradientNormalization[] = Object.freeze(['rms', 'std', 'meanabs', 'none']);
+
+/** The seed's epsilon: g / (sqrt(mean(g^2)) + 1e-5). Used for every normalisation. */
+export const NORMALIZATION_EPSILON = 1e-5;
+
+export interface GradientResult {
+  /** Objective value per batch image, at the input (before any step). */
+  values: Float32Array;
+  /** d(objective_i)/d(x_i), normalised per image, same layout as the input. */
+  gradient: Float32Array;
+}
+
+export interface EngineInfo {
+  /** Engine family: `tfjs` or `onnx`. */
+  engine: string;
+  /** The backend that runs it, e.g. `wasm`, `cpu`, `tensorflow`, `onnxruntime-cpu`. */
+  backend: string;
+  /** Package that provides the backend. */
+  provider: string;
+}
+
+export interface Engine {
+  readonly info: EngineInfo;
+  /** Objective values per batch image. */
+  evaluate(x: Batch, objective: Objective): Promise<Float32Array>;
+  /** Objective values and normalised input gradients per batch image. */
+  gradient(x: Batch, objective: Objective, normalize: GradientNormalization): Promise<GradientResult>;
+  /** Releases cached sub-models and tensors. */
+  dispose(): void;
+}
+
+export function objectiveLayers(objective: Objective): string[] {
+  return objective.kind === 'filter' ? [objective.layer] : [...new Set(objective.terms.map((t) => t.layer))];
+}

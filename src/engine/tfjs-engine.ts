@@ -1,0 +1,131 @@
+/**
+ * The TensorFlow.js engine: truncates the model at the objective's layers and differentiates the
+ * objective with respect to the input. Runs on whichever tfjs backend engine/backend.ts activated;
+ * faster gradients plug in underneath through tfjs's gradient registry, not here.
+ */
+import { tf, type LayersModel } from './tf.js';
+import {
+  NORMALIZATION_EPSILON,
+  objectiveLayers,
+  type Batch,
+  type Engine,
+  type EngineInfo,
+  type GradientNormalization,
+  type GradientResult,
+  type Objective,
+} from './engine.js';
+import { withInputSize } from '../model/resize.js';
+import { unknownNameError } from '../errors.js';
+
+export class TfjsEngine implements Engine {
+  readonly info: EngineInfo;
+  /** Models rebuilt for an input size, keyed `HxW`. */
+  private readonly sized = new Map<string, Promise<LayersModel>>();
+  /** Sub-models truncated at a set of layers, keyed `HxW|layer,layer`. */
+  private readonly truncated = new Map<string, LayersModel>();
+
+  constructor(
+    private readonly model: LayersModel,
+    info: Omit<EngineInfo, 'engine'>,
+  ) {
+    this.info = { engine: 'tfjs', ...info };
+  }
+
+  private async truncatedModel(x: Batch, layers: string[]): Promise<LayersModel> {
+    const sizeKey = `${x.height}x${x.width}`;
+    const key = `${sizeKey}|${layers.join(',')}`;
+    const cached = this.truncated.get(key);
+    if (cached) return cached;
+    let sized = this.sized.get(sizeKey);
+    if (!sized) {
+      sized = withInputSize(this.model, x.height, x.width);
+      this.sized.set(sizeKey, sized);
+    }
+    const base = await sized;
+    const valid = base.layers.map((l) => l.name);
+    const outputs = layers.map((name) => {
+      if (!valid.includes(name)) throw unknownNameError('layer', name, valid);
+      return base.getLayer(name).output as tf.SymbolicTensor;
+    });
+    const sub = tf.model({ inputs: base.inputs, outputs });
+    this.truncated.set(key, sub);
+    return sub;
+  }
+
+  /** Objective per batch image, as a [n] tensor. Must run inside a tidy or gradient scope. */
+  private objectiveTensor(sub: LayersModel, input: tf.Tensor4D, objective: Objective): tf.Tensor1D {
+    const raw = sub.apply(input, { training: false }) as tf.Tensor | tf.Tensor[];
+    const outs = Array.isArray(raw) ? raw : [raw];
+    if (objective.kind === 'filter') {
+      const act = outs[0] as tf.Tensor4D;
+      const channels = act.shape[3];
+      // A one-hot channel mask per image lets every image in the batch target its own filter.
+      const mask = tf.oneHot(tf.tensor1d([...objective.filters], 'int32'), channels).reshape([-1, 1, 1, channels]);
+      return tf.mean(tf.sum(tf.mul(act, mask), 3), [1, 2]) as tf.Tensor1D;
+    }
+    const layers = objectiveLayers(objective);
+    let total: tf.Tensor1D | undefined;
+    for (const term of objective.terms) {
+      const act = outs[layers.indexOf(term.layer)]!;
+      const reduced = term.reduce === 'l2' ? tf.square(act) : act;
+      const value = tf.mul(tf.mean(reduced, [1, 2, 3]), term.weight) as tf.Tensor1D;
+      total = total ? (tf.add(total, value) as tf.Tensor1D) : value;
+    }
+    return total!;
+  }
+
+  async evaluate(x: Batch, objective: Objective): Promise<Float32Array> {
+    const sub = await this.truncatedModel(x, objectiveLayers(objective));
+    const values = tf.tidy(() => this.objectiveTensor(sub, toTensor(x), objective));
+    const data = (await values.data()) as Float32Array;
+    values.dispose();
+    return data;
+  }
+
+  async gradient(x: Batch, objective: Objective, normalize: GradientNormalization): Promise<GradientResult> {
+    const sub = await this.truncatedModel(x, objectiveLayers(objective));
+    let values: tf.Tensor1D | undefined;
+    const gradient = tf.tidy(() => {
+      const grad = tf.grad((input: tf.Tensor) => {
+        const perImage = this.objectiveTensor(sub, input as tf.Tensor4D, objective);
+        values = tf.keep(perImage.clone());
+        // Images are independent (BatchNorm runs in inference mode), so the gradient of the sum
+        // is each image's own gradient.
+        return tf.sum(perImage);
+      });
+      return normalizeGradient(grad(toTensor(x)) as tf.Tensor4D, normalize);
+    });
+    const [valueData, gradData] = await Promise.all([values!.data(), gradient.data()]);
+    values!.dispose();
+    gradient.dispose();
+    return { values: valueData as Float32Array, gradient: gradData as Float32Array };
+  }
+
+  dispose(): void {
+    // Truncated models share their layers with the sized model they were cut from, so only the
+    // sized copies this engine built own weights; the caller's model is left alone.
+    const owned = [...this.sized.values()];
+    this.truncated.clear();
+    this.sized.clear();
+    for (const pending of owned) {
+      void pending.then((m) => {
+        if (m !== this.model) m.weights.forEach((w) => w.dispose());
+      });
+    }
+  }
+}
+
+function toTensor(x: Batch): tf.Tensor4D {
+  return tf.tensor4d(x.data, [x.n, x.height, x.width, x.channels]);
+}
+
+/** Per-image normalisation: each image's gradient is scaled by its own statistic. */
+export function normalizeGradient(g: tf.Tensor4D, normalize: GradientNormalization): tf.Tensor4D {
+  if (normalize === 'none') return g;
+  const axes = [1, 2, 3];
+  let scale: tf.Tensor;
+  if (normalize === 'rms') scale = tf.sqrt(tf.mean(tf.square(g), axes, true));
+  else if (normalize === 'meanabs') scale = tf.mean(tf.abs(g), axes, true);
+  else scale = tf.sqrt(tf.moments(g, axes, true).variance);
+  return tf.div(g, tf.add(scale, NORMALIZATION_EPSILON));
+}

@@ -1,0 +1,90 @@
+/**
+ * Errors that carry their own exit code, so the CLI's single error handler can map any failure
+ * to DESIGN §1's contract: 2 for bad usage or config, 1 for an input that failed.
+ */
+
+/** Bad usage or configuration: caught before any heavy work. Exit code 2. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** An input (file, slice, image) could not be read or processed. Exit code 1. */
+export class InputError extends Error {
+  readonly exitCode = 1;
+  constructor(
+    readonly input: string,
+    readonly reason: string,
+  ) {
+    super(`${input}: ${reason}`);
+    this.name = 'InputError';
+  }
+}
+
+/** An output could not be written (unwritable directory, full disk). Exit code 2: the user must fix the path. */
+export class OutputError extends Error {
+  readonly exitCode = 2;
+  constructor(
+    readonly target: string,
+    readonly reason: string,
+  ) {
+    super(`cannot write ${target}: ${reason}`);
+    this.name = 'OutputError';
+  }
+}
+
+function describe(actual: unknown): string {
+  if (typeof actual === 'string') return JSON.stringify(actual);
+  if (actual === undefined) return 'nothing';
+  if (Array.isArray(actual)) return `[${actual.map(describe).join(', ')}]`;
+  if (typeof actual === 'number' && !Number.isFinite(actual)) return String(actual);
+  if (typeof actual === 'object' && actual !== null) return JSON.stringify(actual);
+  return String(actual);
+}
+
+/**
+ * The one message format for a bad option: `Expected <expected> for <name> but received <actual>`.
+ * Every option check in the library goes through here so users learn one shape of error.
+ */
+export function invalidParameterError(name: string, expected: string, actual: unknown): UsageError {
+  return new UsageError(`Expected ${expected} for ${name} but received ${describe(actual)}`);
+}
+
+/** Levenshtein distance, for did-you-mean suggestions on unknown names. */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The closest valid name when it is plausibly a typo, else undefined. */
+export function didYouMean(name: string, valid: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of valid) {
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = candidate;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/** "unknown layer "nope"; valid layers: a, b, c" plus a did-you-mean when one is close. */
+export function unknownNameError(kind: string, name: string, valid: readonly string[]): UsageError {
+  const suggestion = didYouMean(name, valid);
+  const hint = suggestion ? ` (did you mean "${suggestion}"?)` : '';
+  return new UsageError(`unknown ${kind} "${name}"${hint}; valid ${kind}s: ${valid.join(', ')}`);
+}

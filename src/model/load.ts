@@ -1,0 +1,68 @@
+/**
+ * Resolves `--model`: `builtin` (the shipped trained U-Net, or the seed's architecture with a fixed
+ * initialisation until trained weights ship), a TensorFlow.js model.json or its directory.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { type LayersModel } from '../engine/tf.js';
+import { InputError, UsageError } from '../errors.js';
+import { BUILTIN_MODEL_DIR } from './paths.js';
+import { loadLayersModelFromFile } from './tfjs-files.js';
+import { buildUNet, UNET_INIT_SEED } from './unet.js';
+
+export interface LoadedModel {
+  model: LayersModel;
+  /** What the user asked for (`builtin`, a path). */
+  spec: string;
+  /** Stable id for manifests: `builtin:unet-phantom`, `builtin:unet-init-<seed>`, or the file path. */
+  id: string;
+  /** sha256 over topology and weight bytes: two runs with the same hash used the same network. */
+  sha256: string;
+  trained: boolean;
+  /** One sentence a user should know about these weights. */
+  note: string;
+}
+
+export function modelSha256(model: LayersModel): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify(model.toJSON(undefined, false)));
+  for (const w of model.getWeights()) {
+    const data = w.dataSync() as Float32Array;
+    hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  return hash.digest('hex');
+}
+
+async function loadBuiltin(): Promise<Omit<LoadedModel, 'sha256' | 'spec'>> {
+  const json = path.join(BUILTIN_MODEL_DIR, 'model.json');
+  if (existsSync(json)) {
+    return { model: await loadLayersModelFromFile(json), id: 'builtin:unet-phantom', trained: true, note: 'U-Net trained on simulated phantoms by `unet-dream train` (see models/unet-phantom/README.md)' };
+  }
+  return {
+    model: buildUNet({ seed: UNET_INIT_SEED }),
+    id: `builtin:unet-init-${UNET_INIT_SEED}`,
+    trained: false,
+    note: `untrained: the seed's U-Net with a fixed-seed initialisation (glorot-uniform, seed ${UNET_INIT_SEED}); trained weights are not shipped yet`,
+  };
+}
+
+async function loadFromPath(spec: string): Promise<Omit<LoadedModel, 'sha256' | 'spec'>> {
+  let file = spec;
+  const stat = await fs.stat(spec).catch(() => undefined);
+  if (!stat) throw new InputError(spec, 'no such model file or directory');
+  if (stat.isDirectory()) {
+    file = path.join(spec, 'model.json');
+    if (!existsSync(file)) throw new InputError(spec, 'directory has no model.json');
+  }
+  const lower = file.toLowerCase();
+  if (lower.endsWith('.h5') || lower.endsWith('.hdf5') || lower.endsWith('.keras')) {
+    throw new UsageError(`${spec}: Keras files are not supported yet; convert it to a TensorFlow.js layers model (tensorflowjs_converter) and pass its model.json`);
+  }
+  return { model: await loadLayersModelFromFile(file), id: path.resolve(file), trained: true, note: `loaded from ${file}` };
+}
+
+export async function loadModel(spec = 'builtin'): Promise<LoadedModel> {
+  const loaded = spec === 'builtin' ? await loadBuiltin() : await loadFromPath(spec);
+  return { ...loaded, spec, sha256: modelSha256(loaded.model) };
+}

@@ -1,0 +1,6 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** The package root, whether running from src/ (tests, tsx) or dist/ (the built CLI). */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BUILTIN_MODEL_DIR = path.join(PACKAGE_ROOT, 'models', 'unet-phantom');

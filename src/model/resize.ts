@@ -1,0 +1,65 @@
+/**
+ * Input-shape relaxation. tfjs-layers fixes the input shape at build time; a fully convolutional
+ * model is rebuilt from its own config with a new input shape and the same weights, so it can take
+ * any image size it divides cleanly.
+ */
+import { tf, type LayersModel } from '../engine/tf.js';
+import { UsageError } from '../errors.js';
+
+type Shape = (number | null)[];
+
+interface LayerConfigJson {
+  class_name: string;
+  config: { batch_input_shape?: Shape; batchInputShape?: Shape; name?: string };
+}
+
+/** Layers whose weights tie them to one spatial size. */
+const SIZE_BOUND = new Set(['Dense', 'Flatten', 'Reshape', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D', 'LocallyConnected2D']);
+
+export function inputShapeOf(model: LayersModel): Shape {
+  return model.inputs[0]!.shape.slice(1);
+}
+
+export function sizeBoundLayer(model: LayersModel): string | undefined {
+  return model.layers.find((l) => SIZE_BOUND.has(l.getClassName()))?.name;
+}
+
+/** The factor the input size must be divisible by: the product of pool and stride factors on the deepest path. */
+export function sizeDivisor(model: LayersModel): number {
+  let divisor = 1;
+  for (const layer of model.layers) {
+    const cfg = layer.getConfig() as { poolSize?: number | number[]; strides?: number | number[] };
+    const cls = layer.getClassName();
+    if (cls.includes('Pooling2D') && !cls.startsWith('Global')) {
+      const s = cfg.strides ?? cfg.poolSize;
+      divisor *= Array.isArray(s) ? s[0]! : (s ?? 2);
+    } else if (cls === 'Conv2D' && cfg.strides) {
+      divisor *= Array.isArray(cfg.strides) ? cfg.strides[0]! : cfg.strides;
+    }
+  }
+  return divisor;
+}
+
+/** A copy of `model` taking [height, width] inputs (null for any), with the same weight values. */
+export async function withInputSize(model: LayersModel, height: number | null, width: number | null): Promise<LayersModel> {
+  const current = inputShapeOf(model);
+  if (current[0] === height && current[1] === width) return model;
+  const bound = sizeBoundLayer(model);
+  if (bound !== undefined) {
+    throw new UsageError(
+      `the model takes ${current[0]}x${current[1]} inputs only (layer ${bound} ties it to that size); cannot use ${height ?? 'any'}x${width ?? 'any'}`,
+    );
+  }
+  const json = model.toJSON(undefined, false) as unknown as { config: { layers: LayerConfigJson[] } };
+  for (const layer of json.config.layers) {
+    if (layer.class_name === 'InputLayer') {
+      const key = layer.config.batch_input_shape ? 'batch_input_shape' : 'batchInputShape';
+      const shape = layer.config[key]!;
+      layer.config[key] = [shape[0] ?? null, height, width, shape[3] ?? null];
+    }
+  }
+  const rebuilt = await tf.models.modelFromJSON({ modelTopology: json } as unknown as tf.io.ModelJSON);
+  const weights = model.getWeights();
+  rebuilt.setWeights(weights);
+  return rebuilt;
+}

@@ -1,0 +1,47 @@
+/** manifest.json: what was run, with what, and what came out (DESIGN §1). */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
+import { PACKAGE_ROOT } from '../model/paths.js';
+
+const require = createRequire(import.meta.url);
+
+const VERSIONED_PACKAGES = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'sharp', 'onnxruntime-node'];
+
+function versionOf(pkg: string): string | undefined {
+  try {
+    return (require(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+export function packageVersions(): Record<string, string> {
+  const versions: Record<string, string> = {
+    'unet-dream': (require(path.join(PACKAGE_ROOT, 'package.json')) as { version: string }).version,
+    node: process.versions.node,
+  };
+  for (const pkg of VERSIONED_PACKAGES) {
+    const v = versionOf(pkg);
+    if (v) versions[pkg] = v;
+  }
+  return versions;
+}
+
+export interface Manifest {
+  command: string;
+  config: unknown;
+  model: { spec: string; id: string; sha256: string; trained: boolean; note: string };
+  engine: { engine: string; backend: string; provider: string };
+  versions: Record<string, string>;
+  seed: number;
+  startedAt: string;
+  wallTimeMs: number;
+  results: unknown[];
+}
+
+export async function writeManifest(dir: string, manifest: Manifest): Promise<string> {
+  const file = path.join(dir, 'manifest.json');
+  await writeFileAtomic(file, `${JSON.stringify(manifest, null, 2)}\n`);
+  return file;
+}

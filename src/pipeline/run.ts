@@ -1,0 +1,122 @@
+/**
+ * Runs a validated pipeline: model -> seed -> ascend -> render -> tile -> write. Heavy work starts
+ * only here, after validatePipeline accepted the whole config.
+ */
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { ensureWritableDir, writeFileAtomic } from '../io/atomic.js';
+import { loadModel } from '../model/load.js';
+import { createEngine } from '../engine/select.js';
+import { planVisualization, visualizeFilters, type FilterResult } from '../ascent/visualize.js';
+import { minMaxWindow, renderTile, type RgbImage, type Window } from '../render/tile.js';
+import { encodePng, renderSheet } from '../render/sheet.js';
+import { packageVersions, writeManifest, type Manifest } from './manifest.js';
+import type { ValidatedPipeline } from './validate.js';
+import type { EventSink } from './events.js';
+
+export interface FilterRecord {
+  layer: string;
+  filter: number;
+  activation: { start: number; end: number };
+  /** The layer's contact sheet. */
+  file: string;
+  /** This filter's own PNG, with `tiles`. */
+  tile?: string;
+}
+
+export interface RunOptions {
+  command: string;
+  onEvent?: EventSink;
+}
+
+function formatActivation(v: number): string {
+  return Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(2) : v.toFixed(2);
+}
+
+function groupByLayer(results: FilterResult[]): Map<string, FilterResult[]> {
+  const groups = new Map<string, FilterResult[]>();
+  for (const r of results) groups.set(r.layer, [...(groups.get(r.layer) ?? []), r]);
+  return groups;
+}
+
+export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptions): Promise<Manifest> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const emit = options.onEvent ?? (() => undefined);
+  const { config } = pipeline;
+  const out = config.write.out;
+  await ensureWritableDir(out);
+
+  // model
+  const loaded = await loadModel(config.model.source);
+  emit({ type: 'info', message: `model ${loaded.id} (sha256 ${loaded.sha256.slice(0, 12)}): ${loaded.note}` });
+  if (!loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: its filters show an initialisation, not learned features' });
+  // Everything about layers, filters and size is checked against the model before the engine starts.
+  planVisualization(loaded.model, { layers: config.ascend.layers, filters: pipeline.filters, seed: config.seed.seed, size: config.seed.size });
+  const { engine, skipped } = await createEngine(loaded.model, config.model.backend);
+  for (const s of skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
+  emit({ type: 'info', message: `engine ${engine.info.engine} on ${engine.info.backend} (${engine.info.provider})` });
+
+  // seed + ascend
+  let results: FilterResult[];
+  try {
+    results = await visualizeFilters(
+      engine,
+      loaded.model,
+      {
+        layers: config.ascend.layers,
+        filters: pipeline.filters,
+        init: pipeline.init,
+        size: config.seed.size,
+        steps: pipeline.steps,
+        step: pipeline.step,
+        normalize: pipeline.normalize,
+        seed: config.seed.seed,
+        batch: config.ascend.batch,
+      },
+      (p) => emit({ type: 'progress', done: p.done, total: p.total, label: `${p.layer} step ${p.step}/${p.steps}` }),
+    );
+  } finally {
+    engine.dispose();
+  }
+
+  // render + tile + write
+  const channels = results[0] ? results[0].image.length / (config.seed.size * config.seed.size) : 1;
+  const records: FilterRecord[] = [];
+  for (const [layer, group] of groupByLayer(results)) {
+    const sheetWindow: Window | undefined = config.render.normalize === 'sheet' ? minMaxWindow(...group.map((r) => r.image)) : undefined;
+    const tiles: RgbImage[] = group.map((r) =>
+      renderTile(r.image, config.seed.size, config.seed.size, channels, sheetWindow ?? minMaxWindow(r.image), config.render.colormap),
+    );
+    const file = `${layer}.png`;
+    const { png } = await renderSheet(
+      tiles.map((image, i) => ({ image, label: `#${group[i]!.filter}  ${formatActivation(group[i]!.activation.end)}` })),
+      { title: layer, subtitle: loaded.trained ? undefined : 'untrained weights', columns: config.tile.columns },
+    );
+    await writeFileAtomic(path.join(out, file), png);
+    for (let i = 0; i < group.length; i++) {
+      const r = group[i]!;
+      const record: FilterRecord = { layer, filter: r.filter, activation: r.activation, file };
+      if (config.write.tiles) {
+        record.tile = path.join('tiles', `${layer}-${r.filter}.png`);
+        await ensureWritableDir(path.join(out, 'tiles'));
+        await writeFileAtomic(path.join(out, record.tile), await encodePng(tiles[i]!));
+      }
+      records.push(record);
+    }
+  }
+
+  const manifest: Manifest = {
+    command: options.command,
+    config,
+    model: { spec: loaded.spec, id: loaded.id, sha256: loaded.sha256, trained: loaded.trained, note: loaded.note },
+    engine: engine.info,
+    versions: packageVersions(),
+    seed: config.seed.seed,
+    startedAt,
+    wallTimeMs: Math.round(performance.now() - started),
+    results: records,
+  };
+  await writeManifest(out, manifest);
+  return manifest;
+}
