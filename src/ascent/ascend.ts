@@ -13,6 +13,11 @@ export interface AscentResult {
   start: Float32Array;
   /** Objective per image after the last step. */
   end: Float32Array;
+  /**
+   * Images whose gradient was exactly zero at every step: a dead unit (a ReLU that never fires on
+   * this input). No gradient method can move them; reports say so instead of showing noise as a result.
+   */
+  dead: boolean[];
 }
 
 export type StepListener = (step: number, values: Float32Array) => void;
@@ -26,13 +31,24 @@ export async function ascend(
 ): Promise<AscentResult> {
   const image: Batch = { ...initial, data: Float32Array.from(initial.data) };
   let start: Float32Array | undefined;
+  const pixels = image.height * image.width * image.channels;
+  const dead = Array.from({ length: image.n }, () => params.steps > 0);
   for (let i = 0; i < params.steps; i++) {
     const { values, gradient } = await engine.gradient(image, objective, params.normalize);
     start ??= values;
+    for (let b = 0; b < image.n; b++) {
+      if (!dead[b]) continue;
+      for (let p = b * pixels; p < (b + 1) * pixels; p++) {
+        if (gradient[p] !== 0) {
+          dead[b] = false;
+          break;
+        }
+      }
+    }
     const x = image.data;
     for (let j = 0; j < x.length; j++) x[j]! += params.step * gradient[j]!;
     onStep?.(i + 1, values);
   }
   const end = await engine.evaluate(image, objective);
-  return { image, start: start ?? end, end };
+  return { image, start: start ?? end, end, dead };
 }

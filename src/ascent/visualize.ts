@@ -28,6 +28,8 @@ export interface FilterResult {
   layer: string;
   filter: number;
   activation: { start: number; end: number };
+  /** True when the filter never had a gradient: it cannot be visualised from this start. */
+  dead: boolean;
   /** The final image, height x width x channels. */
   image: Float32Array;
 }
@@ -110,6 +112,7 @@ export async function visualizeFilters(
           layer,
           filter,
           activation: { start: out.start[i]!, end: out.end[i]! },
+          dead: out.dead[i]!,
           image: out.image.data.slice(i * pixels, (i + 1) * pixels),
         }),
       );

@@ -14,7 +14,7 @@ export interface PipelineFile {
 }
 
 function locator(file: string, doc: Document, lines: LineCounter): Locate {
-  return (path: ConfigPath) => {
+  return (path: ConfigPath, options?: { key?: boolean }) => {
     // Walk down as far as the path exists; point at the deepest node found (a key's value, or the
     // mapping that lacks the key).
     for (let depth = path.length; depth >= 0; depth--) {
@@ -23,7 +23,7 @@ function locator(file: string, doc: Document, lines: LineCounter): Locate {
       if (isNode(node) && node.range) {
         // For an unknown key, point at the key itself rather than its value.
         let offset = node.range[0];
-        if (depth > 0 && depth === path.length) {
+        if (options?.key && depth > 0 && depth === path.length) {
           const parent = depth === 1 ? doc.contents : doc.getIn(sub.slice(0, -1), true);
           if (isMap(parent)) {
             const pair = parent.items.find((p) => isNode(p.key) && (p.key as { value?: unknown }).value === sub[sub.length - 1]);

@@ -18,6 +18,8 @@ export interface FilterRecord {
   layer: string;
   filter: number;
   activation: { start: number; end: number };
+  /** Present and true when the filter had no gradient at all (a dead unit on this start). */
+  dead?: boolean;
   /** The layer's contact sheet. */
   file: string;
   /** This filter's own PNG, with `tiles`. */
@@ -50,9 +52,9 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
   // model
   const loaded = await loadModel(config.model.source);
   emit({ type: 'info', message: `model ${loaded.id} (sha256 ${loaded.sha256.slice(0, 12)}): ${loaded.note}` });
-  if (!loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: its filters show an initialisation, not learned features' });
   // Everything about layers, filters and size is checked against the model before the engine starts.
   planVisualization(loaded.model, { layers: config.ascend.layers, filters: pipeline.filters, seed: config.seed.seed, size: config.seed.size });
+  if (!loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: its filters show an initialisation, not learned features' });
   const { engine, skipped } = await createEngine(loaded.model, config.model.backend);
   for (const s of skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
   emit({ type: 'info', message: `engine ${engine.info.engine} on ${engine.info.backend} (${engine.info.provider})` });
@@ -90,13 +92,14 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
     );
     const file = `${layer}.png`;
     const { png } = await renderSheet(
-      tiles.map((image, i) => ({ image, label: `#${group[i]!.filter}  ${formatActivation(group[i]!.activation.end)}` })),
+      tiles.map((image, i) => ({ image, label: `#${group[i]!.filter}  ${group[i]!.dead ? 'dead' : formatActivation(group[i]!.activation.end)}` })),
       { title: layer, subtitle: loaded.trained ? undefined : 'untrained weights', columns: config.tile.columns },
     );
     await writeFileAtomic(path.join(out, file), png);
     for (let i = 0; i < group.length; i++) {
       const r = group[i]!;
       const record: FilterRecord = { layer, filter: r.filter, activation: r.activation, file };
+      if (r.dead) record.dead = true;
       if (config.write.tiles) {
         record.tile = path.join('tiles', `${layer}-${r.filter}.png`);
         await ensureWritableDir(path.join(out, 'tiles'));

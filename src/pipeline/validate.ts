@@ -15,7 +15,8 @@ import type { PipelineConfig } from './schema.js';
 export type ConfigPath = (string | number)[];
 
 /** Maps a config path to a `file:line:col` prefix when the config came from a file. */
-export type Locate = (path: ConfigPath) => string | undefined;
+/** `key: true` points at the key itself (for unknown keys) rather than its value. */
+export type Locate = (path: ConfigPath, options?: { key?: boolean }) => string | undefined;
 
 export interface ValidatedPipeline {
   readonly config: PipelineConfig;
@@ -55,14 +56,19 @@ function formatIssue(issue: z.core.$ZodIssue, stage: string, raw: unknown, locat
     return issue.keys
       .map((key) => {
         const keyPath = [...path, key];
-        const keyWhere = locate?.(keyPath);
+        const keyWhere = locate?.(keyPath, { key: true });
         const hint = didYouMean(key, known);
         return `${keyWhere ? `${keyWhere}: ` : prefix}${keyPath.join('.')}: unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; valid keys: ${known.join(', ')}`;
       })
       .join('\n');
   }
   const found = describeValue(valueAt(raw, path));
-  const expected = issue.code === 'invalid_value' ? `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}` : issue.message.replace(/^Invalid input: /, '');
+  const expected =
+    issue.code === 'invalid_value'
+      ? `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
+      : issue.code === 'invalid_type'
+        ? issue.expected === 'int' ? 'an integer' : issue.expected
+        : issue.message.replace(/^(Invalid input: )?(expected )?/i, '').replace(/^Too (small|big): expected \S+ to (have|be) /, '');
   return `${prefix}${dotted}: expected ${expected}, found ${found}`;
 }
 
@@ -76,7 +82,7 @@ export function validatePipeline(raw: unknown, locate?: Locate): ValidatedPipeli
   for (const key of Object.keys(raw)) {
     if (key === 'name' || key === 'description') continue;
     if (!STAGE_NAMES.includes(key)) {
-      const where = locate?.([key]);
+      const where = locate?.([key], { key: true });
       const hint = didYouMean(key, STAGE_NAMES);
       problems.push(`${where ? `${where}: ` : ''}unknown stage "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; valid stages: ${STAGE_NAMES.join(', ')}`);
     }
