@@ -9,7 +9,7 @@ import { ascend } from './ascend.js';
 import { resolveFilters, type FilterSelection } from './filters.js';
 import { makeInitImage, type InitSpec } from './init.js';
 import { keyedRng } from './random.js';
-import { sizeDivisor } from '../model/resize.js';
+import { inputShapeOf, sizeBoundLayer, sizeDivisor } from '../model/resize.js';
 
 export interface VisualizeOptions {
   layers: readonly string[];
@@ -49,6 +49,12 @@ export interface LayerPlan {
   filters: number[];
 }
 
+/** Input channels; a rank-3 input ([batch, h, w], e.g. an MNIST net that reshapes) has one. */
+export function modelChannels(model: LayersModel): number {
+  const shape = model.inputs[0]!.shape;
+  return shape.length === 4 ? (shape[3] ?? 1) : 1;
+}
+
 /** Layers an ascent can target: those with a 4-D (image-shaped) output. */
 export function targetableLayers(model: LayersModel): string[] {
   return model.layers
@@ -70,6 +76,11 @@ export function planVisualization(model: LayersModel, options: Pick<VisualizeOpt
     throw new UsageError(
       `--size ${options.size} cannot be used with this model: it pools by a total factor of ${divisor}, so the size must be divisible by ${divisor} (try ${Math.round(options.size / divisor) * divisor || divisor})`,
     );
+  }
+  const bound = sizeBoundLayer(model);
+  const [fixedH, fixedW] = inputShapeOf(model);
+  if (bound !== undefined && (fixedH !== options.size || fixedW !== options.size)) {
+    throw new UsageError(`--size ${options.size} cannot be used with this model: it takes ${fixedH}x${fixedW} inputs only (layer ${bound} ties it to that size)`);
   }
   if (options.layers.length === 0) throw invalidParameterError('--layers', 'at least one layer name', '');
   return options.layers.map((layer) => {
@@ -93,7 +104,7 @@ export async function visualizeFilters(
 ): Promise<FilterResult[]> {
   if (!Number.isInteger(options.batch) || options.batch < 1) throw invalidParameterError('--batch', 'an integer >= 1', options.batch);
   const plan = planVisualization(model, options);
-  const channels = (model.inputs[0]!.shape[3] as number | null) ?? 1;
+  const channels = modelChannels(model);
   const total = plan.reduce((s, p) => s + p.filters.length, 0);
   const pixels = options.size * options.size * channels;
   const results: FilterResult[] = [];

@@ -4,6 +4,7 @@ import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend.js';
 
 export interface CommonArgs {
   model: string;
+  architecture?: string;
   backend: BackendChoice;
   seed?: number;
   out?: string;
@@ -13,7 +14,8 @@ export interface CommonArgs {
 
 export function withCommonOptions<T>(yargs: Argv<T>) {
   return yargs
-    .option('model', { type: 'string', default: 'builtin', describe: 'builtin, or a TensorFlow.js model.json (or its directory)' })
+    .option('model', { type: 'string', default: 'builtin', describe: 'builtin, a Keras .h5, or a TensorFlow.js model.json (or its directory)' })
+    .option('architecture', { type: 'string', describe: 'model JSON for a weights-only Keras .h5 file' })
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'engine backend; auto picks the fastest that loads' })
     .option('seed', { type: 'number', describe: 'random seed: the same seed gives the same output' })
     .option('out', { type: 'string', describe: 'output folder' })

@@ -54,7 +54,10 @@ export class TfjsEngine implements Engine {
 
   /** Objective per batch image, as a [n] tensor. Must run inside a tidy or gradient scope. */
   private objectiveTensor(sub: LayersModel, input: tf.Tensor4D, objective: Objective): tf.Tensor1D {
-    const raw = sub.apply(input, { training: false }) as tf.Tensor | tf.Tensor[];
+    // Models whose input has no channel axis (e.g. [batch, 28, 28] then a Reshape) take [n, h, w].
+    const rank = sub.inputs[0]!.shape.length;
+    const fed = rank === 3 ? tf.reshape(input, input.shape.slice(0, 3)) : input;
+    const raw = sub.apply(fed, { training: false }) as tf.Tensor | tf.Tensor[];
     const outs = Array.isArray(raw) ? raw : [raw];
     if (objective.kind === 'filter') {
       const act = outs[0] as tf.Tensor4D;

@@ -38,6 +38,7 @@ const PYTHON_CODE_CLASSES: Record<string, string> = {
   Lambda: 'a Lambda layer holds Python code, which cannot run outside Python',
   TFOpLambda: 'a TFOpLambda layer wraps a TensorFlow operation called in Python, which TensorFlow.js cannot rebuild',
   SlicingOpLambda: 'a SlicingOpLambda layer wraps a Python slice of a tensor, which TensorFlow.js cannot rebuild',
+  TensorFlowOpLayer: 'a TensorFlowOpLayer wraps a TensorFlow operation called in Python, which TensorFlow.js cannot rebuild',
 };
 
 function registeredClasses(): Record<string, unknown> {
@@ -46,8 +47,8 @@ function registeredClasses(): Record<string, unknown> {
   return map.classNameMap;
 }
 
-/** Whether TensorFlow.js can deserialise a layer class (built-in or registered by the project). */
-export function isSupportedLayerClass(className: string): boolean {
+/** Whether TensorFlow.js can deserialise a class by this name (layers, initializers, regularizers, constraints). */
+export function isRegisteredClass(className: string): boolean {
   return Object.prototype.hasOwnProperty.call(registeredClasses(), className);
 }
 
@@ -101,27 +102,24 @@ export function keras1Refusal(file: string, what: string): UsageError {
   const base = path.basename(file);
   const stem = base.replace(/\.[^.]*$/, '');
   return new UsageError(
-    `${file}: Keras 1 files are not supported (${what}). Re-save it with Keras 2: in Python with Keras 2.x installed, ` +
-      `model = keras.models.load_model('${base}') then model.save('${stem}-keras2.h5') ` +
+    `${file}: Keras 1 files are not supported (${what}). Re-save it with Keras 2: in Python with standalone Keras 2.0-2.3 ` +
+      `(pip install "keras<2.4"), model = keras.models.load_model('${base}') then model.save('${stem}-keras2.h5') ` +
       `(Keras 2 converts Keras 1 configs and weights when it loads them), and pass the new file.`,
   );
 }
 
 /** Throws the Keras 1 refusal when the version or the config says Keras 1. */
 export function checkNotKeras1(file: string, kerasVersion: string | undefined, modelConfig: Json | undefined): void {
-  if (kerasVersion !== undefined && /^1(\.|$)/.test(kerasVersion.trim())) {
-    throw keras1Refusal(file, `keras_version ${kerasVersion}`);
+  const evidence: string[] = [];
+  if (kerasVersion !== undefined && /^1(\.|$)/.test(kerasVersion.trim())) evidence.push(`keras_version ${kerasVersion}`);
+  if (modelConfig !== undefined) {
+    const keys = new Set<string>();
+    findKeras1Keys(modelConfig, keys);
+    const classes = [...new Set(listLayers(modelConfig).map((l) => l.className).filter((c) => KERAS1_CLASSES.has(c)))];
+    if (classes.length) evidence.push(`Keras 1 layer class${classes.length > 1 ? 'es' : ''} ${classes.join(', ')}`);
+    if (keys.size) evidence.push(`Keras 1 layer settings ${[...keys].slice(0, 4).join(', ')}`);
   }
-  if (modelConfig === undefined) return;
-  const keys = new Set<string>();
-  findKeras1Keys(modelConfig, keys);
-  const classes = [...new Set(listLayers(modelConfig).map((l) => l.className).filter((c) => KERAS1_CLASSES.has(c)))];
-  if (keys.size > 0 || classes.length > 0) {
-    const parts = [];
-    if (classes.length) parts.push(`Keras 1 layer classes ${classes.join(', ')}`);
-    if (keys.size) parts.push(`Keras 1 layer settings ${[...keys].slice(0, 4).join(', ')}`);
-    throw keras1Refusal(file, `${kerasVersion ? `keras_version ${kerasVersion}, ` : ''}${parts.join('; ')}`);
-  }
+  if (evidence.length > 0) throw keras1Refusal(file, evidence.join('; '));
 }
 
 /** Refuses layers TensorFlow.js cannot build, naming the layer and its class. */
@@ -134,7 +132,7 @@ export function checkLayerClasses(file: string, modelConfig: Json): void {
           `(or move the computation before or after the model), re-save the model, and load the new file.`,
       );
     }
-    if (!isSupportedLayerClass(layer.className)) {
+    if (!isRegisteredClass(layer.className)) {
       throw new UsageError(
         `${file}: layer "${layer.name}" has class ${layer.className}, a custom or unsupported layer class that ` +
           `TensorFlow.js cannot build. Replace it with built-in Keras layers, re-save the model, and load the new file.`,
@@ -213,7 +211,7 @@ function normaliseLayerConfig(className: string, config: JsonObject): JsonObject
       out.dtype = plainDtype(v);
     } else if (k === 'batch_shape' && className === 'InputLayer') {
       out.batch_input_shape = v; // Keras 3 spelling
-    } else if (REGULARISER_LIKE.test(k) && isObject(v) && typeof v.class_name === 'string' && !isSupportedLayerClass(v.class_name)) {
+    } else if (REGULARISER_LIKE.test(k) && isObject(v) && typeof v.class_name === 'string' && !isRegisteredClass(v.class_name)) {
       // weights are loaded from the file and training options do not matter here: an initializer,
       // regularizer or constraint tfjs does not know is dropped rather than failing the whole model
       continue;

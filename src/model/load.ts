@@ -6,9 +6,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type LayersModel } from '../engine/tf.js';
-import { InputError, UsageError } from '../errors.js';
+import { InputError } from '../errors.js';
 import { BUILTIN_MODEL_DIR } from './paths.js';
 import { loadLayersModelFromFile } from './tfjs-files.js';
+import { loadKerasH5 } from './keras-h5.js';
 import { buildUNet, UNET_INIT_SEED } from './unet.js';
 
 export interface LoadedModel {
@@ -47,7 +48,7 @@ async function loadBuiltin(): Promise<Omit<LoadedModel, 'sha256' | 'spec'>> {
   };
 }
 
-async function loadFromPath(spec: string): Promise<Omit<LoadedModel, 'sha256' | 'spec'>> {
+async function loadFromPath(spec: string, architecture?: string): Promise<Omit<LoadedModel, 'sha256' | 'spec'>> {
   let file = spec;
   const stat = await fs.stat(spec).catch(() => undefined);
   if (!stat) throw new InputError(spec, 'no such model file or directory');
@@ -57,12 +58,17 @@ async function loadFromPath(spec: string): Promise<Omit<LoadedModel, 'sha256' | 
   }
   const lower = file.toLowerCase();
   if (lower.endsWith('.h5') || lower.endsWith('.hdf5') || lower.endsWith('.keras')) {
-    throw new UsageError(`${spec}: Keras files are not supported yet; convert it to a TensorFlow.js layers model (tensorflowjs_converter) and pass its model.json`);
+    return { model: await loadKerasH5(file, { architecture }), id: path.resolve(file), trained: true, note: `Keras HDF5 model loaded from ${file}` };
   }
   return { model: await loadLayersModelFromFile(file), id: path.resolve(file), trained: true, note: `loaded from ${file}` };
 }
 
-export async function loadModel(spec = 'builtin'): Promise<LoadedModel> {
-  const loaded = spec === 'builtin' ? await loadBuiltin() : await loadFromPath(spec);
+export interface LoadModelOptions {
+  /** Architecture (Keras JSON or model.json) for a weights-only Keras file. */
+  architecture?: string;
+}
+
+export async function loadModel(spec = 'builtin', options: LoadModelOptions = {}): Promise<LoadedModel> {
+  const loaded = spec === 'builtin' ? await loadBuiltin() : await loadFromPath(spec, options.architecture);
   return { ...loaded, spec, sha256: modelSha256(loaded.model) };
 }

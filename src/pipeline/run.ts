@@ -6,6 +6,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic.js';
 import { loadModel } from '../model/load.js';
+import { inputShapeOf } from '../model/resize.js';
+import type { LayersModel } from '../engine/tf.js';
 import { createEngine } from '../engine/select.js';
 import { planVisualization, visualizeFilters, type FilterResult } from '../ascent/visualize.js';
 import { minMaxWindow, renderTile, type RgbImage, type Window } from '../render/tile.js';
@@ -35,6 +37,12 @@ function formatActivation(v: number): string {
   return Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(2) : v.toFixed(2);
 }
 
+/** A fixed-size model's own size, else the seed's 128. */
+function defaultSize(model: LayersModel): number {
+  const [h, w] = inputShapeOf(model);
+  return h && w && h === w ? h : 128;
+}
+
 function groupByLayer(results: FilterResult[]): Map<string, FilterResult[]> {
   const groups = new Map<string, FilterResult[]>();
   for (const r of results) groups.set(r.layer, [...(groups.get(r.layer) ?? []), r]);
@@ -50,10 +58,11 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
   await ensureWritableDir(out);
 
   // model
-  const loaded = await loadModel(config.model.source);
+  const loaded = await loadModel(config.model.source, { architecture: config.model.architecture });
+  const size = config.seed.size ?? defaultSize(loaded.model);
   emit({ type: 'info', message: `model ${loaded.id} (sha256 ${loaded.sha256.slice(0, 12)}): ${loaded.note}` });
   // Everything about layers, filters and size is checked against the model before the engine starts.
-  planVisualization(loaded.model, { layers: config.ascend.layers, filters: pipeline.filters, seed: config.seed.seed, size: config.seed.size });
+  planVisualization(loaded.model, { layers: config.ascend.layers, filters: pipeline.filters, seed: config.seed.seed, size });
   if (!loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: its filters show an initialisation, not learned features' });
   const { engine, skipped } = await createEngine(loaded.model, config.model.backend);
   for (const s of skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
@@ -69,7 +78,7 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
         layers: config.ascend.layers,
         filters: pipeline.filters,
         init: pipeline.init,
-        size: config.seed.size,
+        size,
         steps: pipeline.steps,
         step: pipeline.step,
         normalize: pipeline.normalize,
@@ -83,12 +92,12 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
   }
 
   // render + tile + write
-  const channels = results[0] ? results[0].image.length / (config.seed.size * config.seed.size) : 1;
+  const channels = results[0] ? results[0].image.length / (size * size) : 1;
   const records: FilterRecord[] = [];
   for (const [layer, group] of groupByLayer(results)) {
     const sheetWindow: Window | undefined = config.render.normalize === 'sheet' ? minMaxWindow(...group.map((r) => r.image)) : undefined;
     const tiles: RgbImage[] = group.map((r) =>
-      renderTile(r.image, config.seed.size, config.seed.size, channels, sheetWindow ?? minMaxWindow(r.image), config.render.colormap),
+      renderTile(r.image, size, size, channels, sheetWindow ?? minMaxWindow(r.image), config.render.colormap),
     );
     const file = `${layer}.png`;
     const { png } = await renderSheet(
@@ -111,7 +120,7 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
 
   const manifest: Manifest = {
     command: options.command,
-    config,
+    config: { ...config, seed: { ...config.seed, size } },
     model: { spec: loaded.spec, id: loaded.id, sha256: loaded.sha256, trained: loaded.trained, note: loaded.note },
     engine: engine.info,
     versions: packageVersions(),

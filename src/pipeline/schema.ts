@@ -13,6 +13,8 @@ const positiveInt = z.number().int().positive();
 export const modelStage = z
   .object({
     source: z.string().min(1).default('builtin'),
+    /** Architecture JSON for a weights-only Keras file. */
+    architecture: z.string().min(1).optional(),
     backend: z.enum(BACKEND_CHOICES).default('auto'),
   })
   .strict();
@@ -21,7 +23,8 @@ export const seedStage = z
   .object({
     /** Starting image: uniform:LO:HI or gaussian:MEAN:STD. Default: the recipe's. */
     init: z.string().optional(),
-    size: positiveInt.default(128),
+    /** Image size; default: the model's own input size, or 128 for a model that takes any size. */
+    size: positiveInt.optional(),
     seed: z.number().int().min(0).default(0),
   })
   .strict();

@@ -41,7 +41,7 @@ export function filtersBuilder(yargs: Argv) {
 
 export function filtersConfig(args: FiltersArgs, defaultOut: string) {
   return {
-    model: { source: args.model, backend: args.backend },
+    model: defined({ source: args.model, architecture: args.architecture, backend: args.backend }),
     seed: defined({ init: args.init, size: args.size, seed: args.seed }),
     ascend: defined({
       recipe: args.recipe,

@@ -11,7 +11,7 @@ export const layersCommand: CommandModule<object, CommonArgs> = {
   builder: (yargs: Argv) => withCommonOptions(yargs) as unknown as Argv<CommonArgs>,
   handler: async (args) => {
     await selectBackend(args.backend);
-    const loaded = await loadModel(args.model);
+    const loaded = await loadModel(args.model, { architecture: args.architecture });
     const summary = summarize(loaded.model);
     if (args.json) {
       const layers = summary.layers.map(({ name, type, outputShape, params, inputs }) => ({ name, type, outputShape, params, inputs }));

@@ -21,6 +21,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const sets = [...(args.set ?? [])];
     // Explicit common flags win over the file, as --set does.
     if (args.model !== 'builtin') sets.push(`model.source=${args.model}`);
+    if (args.architecture !== undefined) sets.push(`model.architecture=${JSON.stringify(args.architecture)}`);
     if (args.backend !== 'auto') sets.push(`model.backend=${args.backend}`);
     if (args.seed !== undefined) sets.push(`seed.seed=${args.seed}`);
     if (args.out !== undefined) sets.push(`write.out=${JSON.stringify(args.out)}`);

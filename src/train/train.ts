@@ -1,0 +1,176 @@
+/**
+ * Trains the seed's U-Net to remove aliasing: Adam on (zero-filled, fully sampled) phantom pairs,
+ * a fixed validation set, checkpoints every K steps, resume, and a JSON-lines log.
+ */
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { tf, type LayersModel } from '../engine/tf.js';
+import { UsageError, invalidParameterError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { isPowerOfTwo, type MaskAxis, type MaskPattern } from '../mri/index.js';
+import { buildUNet } from '../model/unet.js';
+import { loadLayersModelFromFile, saveLayersModel } from '../model/tfjs-files.js';
+import type { EventSink } from '../pipeline/events.js';
+import { makeBatch } from './dataset.js';
+import { scorePairs, type QualityPair } from './evaluate.js';
+
+export interface TrainOptions {
+  out: string;
+  steps: number;
+  batch: number;
+  size: number;
+  acceleration: number;
+  center: number;
+  pattern: MaskPattern;
+  axis: MaskAxis;
+  lr: number;
+  loss: 'l1' | 'mse';
+  seed: number;
+  resume: boolean;
+  checkpointEvery: number;
+  validateEvery: number;
+  validationSize: number;
+  /** Store final weights as float16 (half the size; widened to float32 on load). */
+  float16: boolean;
+}
+
+export interface TrainResult {
+  steps: number;
+  wallTimeMs: number;
+  imagesPerSecond: number;
+  finalLoss: number;
+  validation: { zeroFilled: QualityPair; network: QualityPair };
+  modelDir: string;
+}
+
+interface CheckpointState {
+  step: number;
+  dir: string;
+  options: Omit<TrainOptions, 'resume' | 'out' | 'steps'>;
+  elapsedMs: number;
+}
+
+export function validateTrainOptions(o: TrainOptions): void {
+  if (!(o.acceleration >= 1)) throw invalidParameterError('--acceleration', 'a number >= 1', o.acceleration);
+  if (!(o.center >= 0 && o.center <= 1)) throw invalidParameterError('--center', 'a fraction in [0, 1]', o.center);
+  if (!Number.isInteger(o.size) || !isPowerOfTwo(o.size) || o.size < 16) {
+    throw invalidParameterError('--size', 'a power of two >= 16 (the FFT needs powers of two; the U-Net needs multiples of 8)', o.size);
+  }
+  for (const [name, v] of [['--steps', o.steps], ['--batch', o.batch], ['--checkpoint-every', o.checkpointEvery], ['--validate-every', o.validateEvery], ['--validation-size', o.validationSize]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw invalidParameterError(name, 'an integer >= 1', v);
+  }
+  if (!(o.lr > 0)) throw invalidParameterError('--lr', 'a positive number', o.lr);
+  if (o.loss !== 'l1' && o.loss !== 'mse') throw invalidParameterError('--loss', 'l1 or mse', o.loss);
+}
+
+const STATE_FILE = 'checkpoint.json';
+
+async function saveCheckpoint(model: LayersModel, out: string, step: number, options: TrainOptions, elapsedMs: number): Promise<void> {
+  const dir = `checkpoint-${String(step).padStart(7, '0')}`;
+  await saveLayersModel(model, path.join(out, dir));
+  const optimizerWeights = await model.optimizer.getWeights();
+  const arrays = await Promise.all(optimizerWeights.map(async (w) => ({ name: w.name, shape: w.tensor.shape, data: Array.from(await w.tensor.data()) })));
+  await writeFileAtomic(path.join(out, dir, 'optimizer.json'), JSON.stringify(arrays));
+  const { resume: _r, out: _o, steps: _s, ...rest } = options;
+  const previous = await readState(out);
+  // The state file is written last: a run killed mid-checkpoint resumes from the previous one.
+  await writeFileAtomic(path.join(out, STATE_FILE), JSON.stringify({ step, dir, options: rest, elapsedMs } satisfies CheckpointState));
+  if (previous && previous.dir !== dir) await fs.rm(path.join(out, previous.dir), { recursive: true, force: true });
+}
+
+async function readState(out: string): Promise<CheckpointState | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(out, STATE_FILE), 'utf8')) as CheckpointState;
+  } catch {
+    return undefined;
+  }
+}
+
+async function restoreOptimizer(model: LayersModel, dir: string): Promise<void> {
+  const arrays = JSON.parse(await fs.readFile(path.join(dir, 'optimizer.json'), 'utf8')) as { name: string; shape: number[]; data: number[] }[];
+  await model.optimizer.setWeights(arrays.map((a) => ({ name: a.name, tensor: tf.tensor(a.data, a.shape) })));
+}
+
+function compile(model: LayersModel, options: TrainOptions): void {
+  model.compile({ optimizer: tf.train.adam(options.lr), loss: options.loss === 'l1' ? 'meanAbsoluteError' : 'meanSquaredError' });
+}
+
+export async function trainUNet(options: TrainOptions, onEvent: EventSink = () => undefined): Promise<TrainResult> {
+  validateTrainOptions(options);
+  const logFile = path.join(options.out, 'train-log.jsonl');
+  let model: LayersModel;
+  let startStep = 0;
+  let elapsedBefore = 0;
+  if (options.resume) {
+    const state = await readState(options.out);
+    if (!state || !existsSync(path.join(options.out, state.dir, 'model.json'))) {
+      throw new UsageError(`--resume: no checkpoint in ${options.out} (expected ${STATE_FILE} written by an earlier train run)`);
+    }
+    model = await loadLayersModelFromFile(path.join(options.out, state.dir, 'model.json'));
+    compile(model, options);
+    await restoreOptimizer(model, path.join(options.out, state.dir));
+    startStep = state.step;
+    elapsedBefore = state.elapsedMs;
+    // Drop log lines past the checkpoint: those steps run again.
+    if (existsSync(logFile)) {
+      const kept = (await fs.readFile(logFile, 'utf8')).split('\n').filter((l) => l && (JSON.parse(l) as { step: number }).step <= startStep);
+      await writeFileAtomic(logFile, kept.map((l) => `${l}\n`).join(''));
+    }
+    onEvent({ type: 'info', message: `resuming from step ${startStep} (${state.dir})` });
+  } else {
+    await fs.mkdir(options.out, { recursive: true });
+    if (existsSync(path.join(options.out, STATE_FILE))) {
+      throw new UsageError(`${options.out} already holds a training run; pass --resume to continue it or choose another --out`);
+    }
+    await fs.rm(logFile, { force: true });
+    model = buildUNet({ size: null, seed: options.seed });
+    compile(model, options);
+  }
+
+  const us = { acceleration: options.acceleration, center: options.center, pattern: options.pattern, axis: options.axis };
+  const val = makeBatch(options.size, options.seed, 'val', 0, options.validationSize, us);
+  const valPairs = { inputs: val.inputs, targets: val.targets, n: val.n, height: options.size, width: options.size };
+  const started = performance.now();
+  let lastLoss = NaN;
+  let lastVal = scorePairs(model, valPairs);
+
+  for (let step = startStep + 1; step <= options.steps; step++) {
+    const batch = makeBatch(options.size, options.seed, 'train', (step - 1) * options.batch, options.batch, us);
+    const x = tf.tensor4d(batch.inputs, [batch.n, options.size, options.size, 1]);
+    const y = tf.tensor4d(batch.targets, [batch.n, options.size, options.size, 1]);
+    const loss = (await model.trainOnBatch(x, y)) as number;
+    x.dispose();
+    y.dispose();
+    if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step} (loss ${loss}); try a smaller --lr`);
+    lastLoss = loss;
+    const record: Record<string, number> = { step, loss, elapsedMs: Math.round(elapsedBefore + performance.now() - started) };
+    if (step % options.validateEvery === 0 || step === options.steps) {
+      lastVal = scorePairs(model, valPairs);
+      record.valPsnr = lastVal.network.psnr;
+      record.valSsim = lastVal.network.ssim;
+      record.zeroFilledPsnr = lastVal.zeroFilled.psnr;
+    }
+    await fs.appendFile(logFile, `${JSON.stringify(record)}\n`);
+    if (step % options.checkpointEvery === 0 && step !== options.steps) {
+      await saveCheckpoint(model, options.out, step, options, record.elapsedMs!);
+    }
+    onEvent({ type: 'progress', done: step, total: options.steps, label: `loss ${loss.toFixed(4)}  val PSNR ${lastVal.network.psnr.toFixed(2)} dB (zero-filled ${lastVal.zeroFilled.psnr.toFixed(2)})` });
+  }
+
+  const wallTimeMs = Math.round(elapsedBefore + performance.now() - started);
+  const doneSteps = options.steps - startStep;
+  await saveLayersModel(model, options.out, {
+    quantize: options.float16 ? 'float16' : undefined,
+    metadata: { unetDream: { steps: options.steps, seed: options.seed, size: options.size, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch } },
+  });
+  await saveCheckpoint(model, options.out, options.steps, options, wallTimeMs);
+  return {
+    steps: options.steps,
+    wallTimeMs,
+    imagesPerSecond: (doneSteps * options.batch) / ((performance.now() - started) / 1000),
+    finalLoss: lastLoss,
+    validation: { zeroFilled: lastVal.zeroFilled, network: lastVal.network },
+    modelDir: options.out,
+  };
+}
