@@ -28,7 +28,7 @@ describe('unet-dream CLI', () => {
 
   it('filters --json writes sheets and prints the manifest; activations rise', async () => {
     const out = tempDir();
-    const { result, stdout } = await run('filters', '--layers', 'dconv64,conv512', '--filters', '0-1', '--steps', '2', '--size', '16', '--seed', '1', '--out', out, '--json');
+    const { result, stdout } = await run('filters', '--layers', 'dconv64,conv512', '--filters', '0-1', '--steps', '2', '--size', '16', '--seed', '1', '--out', out, '--json', '--workers', '1');
     expect(result).toBe(0);
     const manifest = JSON.parse(stdout);
     expect(manifest.results).toHaveLength(4);
@@ -98,9 +98,9 @@ describe('unet-dream CLI', () => {
   });
 
   it('--verbose names the chosen backend', async () => {
-    const { result, stderr } = await run('filters', '--layers', 'dconv64', '--filters', '0', '--steps', '1', '--size', '8', '--out', tempDir(), '--verbose');
+    const { result, stderr } = await run('filters', '--layers', 'dconv64', '--filters', '0', '--steps', '1', '--size', '8', '--out', tempDir(), '--verbose', '--workers', '1');
     expect(result).toBe(0);
-    expect(stderr).toMatch(/engine tfjs on wasm \(@tensorflow\/tfjs-backend-wasm\)/);
+    expect(stderr).toMatch(/engine tfjs on wasm \(@tensorflow\/tfjs-backend-wasm\), 1 worker/);
   });
 
   it('run takes a pipeline file and reports config errors with file:line:col and did-you-mean', async () => {
@@ -119,7 +119,7 @@ describe('unet-dream CLI', () => {
     const file = path.join(dir, 'p.yaml');
     const out = path.join(dir, 'out');
     mkdirSync(out);
-    writeFileSync(file, ['seed: { size: 16 }', 'ascend: { layers: [dconv128], filters: "0-1", steps: 4 }', `write: { out: ${JSON.stringify(out)} }`, ''].join('\n'));
+    writeFileSync(file, ['seed: { size: 16 }', 'ascend: { layers: [dconv128], filters: "0-1", steps: 4, workers: 1 }', `write: { out: ${JSON.stringify(out)} }`, ''].join('\n'));
     const { result } = await run('run', file, '--set', 'ascend.steps=2', '--set', 'tile.columns=1');
     expect(result).toBe(0);
     const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));

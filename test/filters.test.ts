@@ -83,7 +83,7 @@ describe('filters pipeline', () => {
   const raw = (out: string) => ({
     model: { source: 'builtin', backend: 'wasm' },
     seed: { size: 16, seed: 3 },
-    ascend: { layers: ['dconv64', 'uconv64'], filters: '0-2', steps: 3, batch: 2 },
+    ascend: { layers: ['dconv64', 'uconv64'], filters: '0-2', steps: 3, batch: 2, workers: 1 },
     write: { out, tiles: true },
   });
 

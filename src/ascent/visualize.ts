@@ -96,39 +96,59 @@ export function initialImage(options: Pick<VisualizeOptions, 'init' | 'size' | '
   return makeInitImage(options.init, { height: options.size, width: options.size, channels }, rng);
 }
 
+/** One unit of work: a batch of filters of one layer. Jobs are split identically for any worker count. */
+export interface FilterJob {
+  layer: string;
+  filters: number[];
+}
+
+export function splitJobs(plan: LayerPlan[], batch: number): FilterJob[] {
+  if (!Number.isInteger(batch) || batch < 1) throw invalidParameterError('--batch', 'an integer >= 1', batch);
+  const jobs: FilterJob[] = [];
+  for (const { layer, filters } of plan) {
+    for (let b = 0; b < filters.length; b += batch) jobs.push({ layer, filters: filters.slice(b, b + batch) });
+  }
+  return jobs;
+}
+
+export type JobOptions = Omit<VisualizeOptions, 'layers' | 'filters' | 'batch'>;
+
+/** Ascends one job's filters together, one batch image per filter. */
+export async function runFilterJob(engine: Engine, channels: number, options: JobOptions, job: FilterJob, onStep?: (step: number) => void): Promise<FilterResult[]> {
+  const pixels = options.size * options.size * channels;
+  const data = new Float32Array(job.filters.length * pixels);
+  job.filters.forEach((f, i) => data.set(initialImage(options, channels, job.layer, f), i * pixels));
+  const batch: Batch = { data, n: job.filters.length, height: options.size, width: options.size, channels };
+  const out = await ascend(engine, batch, { kind: 'filter', layer: job.layer, filters: job.filters }, options, onStep);
+  return job.filters.map((filter, i) => ({
+    layer: job.layer,
+    filter,
+    activation: { start: out.start[i]!, end: out.end[i]! },
+    dead: out.dead[i]!,
+    image: out.image.data.slice(i * pixels, (i + 1) * pixels),
+  }));
+}
+
+/** Runs every job on one engine in this thread (see engine/pool.ts for the parallel path). */
 export async function visualizeFilters(
   engine: Engine,
   model: LayersModel,
   options: VisualizeOptions,
   onProgress?: (p: VisualizeProgress) => void,
 ): Promise<FilterResult[]> {
-  if (!Number.isInteger(options.batch) || options.batch < 1) throw invalidParameterError('--batch', 'an integer >= 1', options.batch);
   const plan = planVisualization(model, options);
+  const jobs = splitJobs(plan, options.batch);
   const channels = modelChannels(model);
-  const total = plan.reduce((s, p) => s + p.filters.length, 0);
-  const pixels = options.size * options.size * channels;
+  const total = jobs.reduce((s, j) => s + j.filters.length, 0);
   const results: FilterResult[] = [];
-  for (const { layer, filters } of plan) {
-    for (let b = 0; b < filters.length; b += options.batch) {
-      const group = filters.slice(b, b + options.batch);
-      const data = new Float32Array(group.length * pixels);
-      group.forEach((f, i) => data.set(initialImage(options, channels, layer, f), i * pixels));
-      const batch: Batch = { data, n: group.length, height: options.size, width: options.size, channels };
-      const done = results.length;
-      const out = await ascend(engine, batch, { kind: 'filter', layer, filters: group }, options, (step) =>
-        onProgress?.({ layer, filters: group, step, steps: options.steps, done, total }),
-      );
-      group.forEach((filter, i) =>
-        results.push({
-          layer,
-          filter,
-          activation: { start: out.start[i]!, end: out.end[i]! },
-          dead: out.dead[i]!,
-          image: out.image.data.slice(i * pixels, (i + 1) * pixels),
-        }),
-      );
-      onProgress?.({ layer, filters: group, step: options.steps, steps: options.steps, done: results.length, total });
-    }
+  for (const job of jobs) {
+    const done = results.length;
+    results.push(
+      ...(await runFilterJob(engine, channels, options, job, (step) =>
+        onProgress?.({ layer: job.layer, filters: job.filters, step, steps: options.steps, done, total }),
+      )),
+    );
+    onProgress?.({ layer: job.layer, filters: job.filters, step: options.steps, steps: options.steps, done: results.length, total });
   }
   return results;
 }

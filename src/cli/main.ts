@@ -6,6 +6,8 @@ import { reportError } from './errors.js';
 import { filtersCommand } from './commands/filters.js';
 import { layersCommand } from './commands/layers.js';
 import { runCommand } from './commands/run.js';
+import { trainCommand } from './commands/train.js';
+import { evalCommand } from './commands/eval.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -15,7 +17,9 @@ export async function main(argv: string[]): Promise<number> {
       .command(layersCommand)
       .command(filtersCommand)
       .command(runCommand)
-      .demandCommand(1, 'name a command: layers, filters, run')
+      .command(trainCommand)
+      .command(evalCommand)
+      .demandCommand(1, 'name a command: layers, filters, run, train, eval')
       .strict()
       .help()
       .version()

@@ -9,7 +9,10 @@ import { loadModel } from '../model/load.js';
 import { inputShapeOf } from '../model/resize.js';
 import type { LayersModel } from '../engine/tf.js';
 import { createEngine } from '../engine/select.js';
-import { planVisualization, visualizeFilters, type FilterResult } from '../ascent/visualize.js';
+import { planVisualization, visualizeFilters, type FilterResult, type VisualizeProgress } from '../ascent/visualize.js';
+import { visualizeFiltersParallel } from '../ascent/parallel.js';
+import type { BackendChoice } from '../engine/backend.js';
+import os from 'node:os';
 import { minMaxWindow, renderTile, type RgbImage, type Window } from '../render/tile.js';
 import { encodePng, renderSheet } from '../render/sheet.js';
 import { packageVersions, writeManifest, type Manifest } from './manifest.js';
@@ -31,6 +34,8 @@ export interface FilterRecord {
 export interface RunOptions {
   command: string;
   onEvent?: EventSink;
+  /** Fault injection for tests: one worker dies on its first job (see ascent/filter-worker.ts). */
+  dieOnceMarker?: string;
 }
 
 function formatActivation(v: number): string {
@@ -66,27 +71,40 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
   if (!loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: its filters show an initialisation, not learned features' });
   const { engine, skipped } = await createEngine(loaded.model, config.model.backend);
   for (const s of skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
-  emit({ type: 'info', message: `engine ${engine.info.engine} on ${engine.info.backend} (${engine.info.provider})` });
+  const workers = config.ascend.workers ?? os.availableParallelism();
+  emit({ type: 'info', message: `engine ${engine.info.engine} on ${engine.info.backend} (${engine.info.provider}), ${workers} worker${workers === 1 ? '' : 's'}` });
 
   // seed + ascend
+  const visualizeOptions = {
+    layers: config.ascend.layers,
+    filters: pipeline.filters,
+    init: pipeline.init,
+    size,
+    steps: pipeline.steps,
+    step: pipeline.step,
+    normalize: pipeline.normalize,
+    seed: config.seed.seed,
+    batch: config.ascend.batch,
+  };
+  const onProgress = (p: VisualizeProgress) => emit({ type: 'progress', done: p.done, total: p.total, label: `${p.layer} step ${p.step}/${p.steps}` });
   let results: FilterResult[];
   try {
-    results = await visualizeFilters(
-      engine,
-      loaded.model,
-      {
-        layers: config.ascend.layers,
-        filters: pipeline.filters,
-        init: pipeline.init,
-        size,
-        steps: pipeline.steps,
-        step: pipeline.step,
-        normalize: pipeline.normalize,
-        seed: config.seed.seed,
-        batch: config.ascend.batch,
-      },
-      (p) => emit({ type: 'progress', done: p.done, total: p.total, label: `${p.layer} step ${p.step}/${p.steps}` }),
-    );
+    results =
+      workers > 1
+        ? await visualizeFiltersParallel(
+            loaded.model,
+            visualizeOptions,
+            {
+              workers,
+              model: config.model.source,
+              architecture: config.model.architecture,
+              backend: engine.info.engine === 'tfjs' ? (engine.info.backend as BackendChoice) : config.model.backend,
+              onWorkerDied: (message) => emit({ type: 'warn', message }),
+              dieOnceMarker: options.dieOnceMarker,
+            },
+            onProgress,
+          )
+        : await visualizeFilters(engine, loaded.model, visualizeOptions, onProgress);
   } finally {
     engine.dispose();
   }

@@ -38,7 +38,9 @@ export const ascendStage = z
     steps: z.number().int().min(0).optional(),
     step: z.number().positive().optional(),
     normalize: z.enum(GRADIENT_NORMALIZATIONS as [string, ...string[]]).optional(),
-    batch: positiveInt.default(8),
+    batch: positiveInt.default(4),
+    /** Worker threads, each with its own engine; default: one per core. */
+    workers: positiveInt.optional(),
   })
   .strict();
 

@@ -15,6 +15,7 @@ interface FiltersArgs extends CommonArgs {
   init?: string;
   recipe?: string;
   batch?: number;
+  workers?: number;
   colormap?: string;
   normalize?: string;
   'gradient-normalize'?: string;
@@ -31,7 +32,8 @@ export function filtersBuilder(yargs: Argv) {
     .option('size', { type: 'number', describe: 'image size in pixels (default 128)' })
     .option('init', { type: 'string', describe: 'starting image: uniform:LO:HI | gaussian:MEAN:STD (default uniform:0:2)' })
     .option('recipe', { type: 'string', describe: `ascent recipe: ${RECIPE_NAMES.join(', ')}` })
-    .option('batch', { type: 'number', describe: 'filters optimised together (default 8)' })
+    .option('batch', { type: 'number', describe: 'filters optimised together (default 4)' })
+    .option('workers', { type: 'number', describe: 'worker threads, one engine each (default: number of cores)' })
     .option('colormap', { type: 'string', describe: `${COLORMAPS.join(' | ')} (default viridis)` })
     .option('normalize', { type: 'string', describe: 'tile | sheet: min-max per tile (default) or one window per sheet' })
     .option('gradient-normalize', { type: 'string', describe: `${GRADIENT_NORMALIZATIONS.join(' | ')} (default: the recipe's, rms)` })
@@ -51,6 +53,7 @@ export function filtersConfig(args: FiltersArgs, defaultOut: string) {
       step: args.step,
       normalize: args['gradient-normalize'],
       batch: args.batch,
+      workers: args.workers,
     }),
     render: defined({ colormap: args.colormap, normalize: args.normalize }),
     tile: defined({ columns: args.columns }),
