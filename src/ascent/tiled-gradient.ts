@@ -1,0 +1,90 @@
+/**
+ * Gradients of a whole image of any size, computed tile by tile so memory is bounded by the tile size.
+ * Each tile is cut with a halo (context on every side, reflected at image borders) and only its core
+ * is kept, so tiles meet without seams; the halo and tile origins are multiples of the model's pooling
+ * factor so every tile sees the same pooling grid as the whole image would.
+ */
+import type { Engine, GradientNormalization, Objective } from '../engine/engine.js';
+import { NORMALIZATION_EPSILON } from '../engine/engine.js';
+import { crop, type Plane } from './resample.js';
+
+export interface TileOptions {
+  /** Core tile size in pixels (rounded down to the divisor). */
+  tile: number;
+  /** Context added on each side of a tile (rounded up to the divisor). */
+  halo: number;
+  /** Input sizes must be multiples of this (the model's total pooling factor). */
+  divisor: number;
+}
+
+export interface TiledGradient {
+  /** Objective of the whole image: the core-area-weighted mean of the tiles' objectives. */
+  value: number;
+  gradient: Float32Array;
+}
+
+const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
+
+/**
+ * Raw (un-normalised) gradient of the objective over the whole image. The image's sides must be
+ * multiples of the divisor (pad it first). Halos are clipped at the image's edges, so border tiles see
+ * the same zero padding as the whole image would, and with a halo wider than the model's receptive
+ * field the tiled gradient equals the untiled one.
+ */
+export async function tiledGradient(engine: Engine, image: Plane, objective: Objective, options: TileOptions): Promise<TiledGradient> {
+  const d = options.divisor;
+  const { width, height, channels } = image;
+  if (width % d !== 0 || height % d !== 0) throw new Error(`tiledGradient needs sides divisible by ${d}, got ${width}x${height}`);
+  const core = Math.max(d, Math.floor(options.tile / d) * d);
+  const halo = roundUp(options.halo, d);
+  const gradient = new Float32Array(image.data.length);
+  let value = 0;
+  for (let y0 = 0; y0 < height; y0 += core) {
+    for (let x0 = 0; x0 < width; x0 += core) {
+      const cw = Math.min(core, width - x0);
+      const ch = Math.min(core, height - y0);
+      const tx = Math.max(0, x0 - halo);
+      const ty = Math.max(0, y0 - halo);
+      const tw = Math.min(width, x0 + cw + halo) - tx;
+      const th = Math.min(height, y0 + ch + halo) - ty;
+      const tile = tx === 0 && ty === 0 && tw === width && th === height ? image : crop(image, tx, ty, tw, th);
+      const { values, gradient: g } = await engine.gradient({ data: tile.data, n: 1, height: th, width: tw, channels }, objective, 'none');
+      // Objectives are means over the tile: weight by tile area so the sum is the whole image's mean.
+      const weight = (tw * th) / (width * height);
+      value += (values[0]! * cw * ch) / (width * height);
+      for (let j = 0; j < ch; j++) {
+        for (let i = 0; i < cw; i++) {
+          const s = ((y0 - ty + j) * tw + x0 - tx + i) * channels;
+          const t = ((y0 + j) * width + x0 + i) * channels;
+          for (let c = 0; c < channels; c++) gradient[t + c] = g[s + c]! * weight;
+        }
+      }
+    }
+  }
+  return { value, gradient };
+}
+
+/** Scales a gradient by its RMS, standard deviation or mean absolute value (the engine's rule, whole image). */
+export function normalizeInPlace(g: Float32Array, normalize: GradientNormalization): Float32Array {
+  if (normalize === 'none') return g;
+  let stat: number;
+  if (normalize === 'rms') {
+    let s = 0;
+    for (const v of g) s += v * v;
+    stat = Math.sqrt(s / g.length);
+  } else if (normalize === 'meanabs') {
+    let s = 0;
+    for (const v of g) s += Math.abs(v);
+    stat = s / g.length;
+  } else {
+    let mean = 0;
+    for (const v of g) mean += v;
+    mean /= g.length;
+    let s = 0;
+    for (const v of g) s += (v - mean) * (v - mean);
+    stat = Math.sqrt(s / g.length);
+  }
+  const k = 1 / (stat + NORMALIZATION_EPSILON);
+  for (let i = 0; i < g.length; i++) g[i]! *= k;
+  return g;
+}
