@@ -3,14 +3,18 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { UsageError } from '../errors.js';
 import { reportError } from './errors.js';
+import { outcome } from './outcome.js';
 import { filtersCommand } from './commands/filters.js';
 import { layersCommand } from './commands/layers.js';
 import { runCommand } from './commands/run.js';
 import { trainCommand } from './commands/train.js';
 import { evalCommand } from './commands/eval.js';
+import { dreamCommand } from './commands/dream.js';
+import { inspectCommand } from './commands/inspect.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
+  outcome.exitCode = 0;
   try {
     await yargs(argv)
       .scriptName('unet-dream')
@@ -19,7 +23,9 @@ export async function main(argv: string[]): Promise<number> {
       .command(runCommand)
       .command(trainCommand)
       .command(evalCommand)
-      .demandCommand(1, 'name a command: layers, filters, run, train, eval')
+      .command(dreamCommand)
+      .command(inspectCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, run, inspect, train, eval')
       .strict()
       .help()
       .version()
@@ -29,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(message);
       })
       .parseAsync();
-    return 0;
+    return outcome.exitCode;
   } catch (err) {
     return reportError(err, verbose);
   }

@@ -14,7 +14,7 @@ import {
   type GradientResult,
   type Objective,
 } from './engine.js';
-import { withInputSize } from '../model/resize.js';
+import { sizeBoundLayer, withInputSize } from '../model/resize.js';
 import { unknownNameError } from '../errors.js';
 
 export class TfjsEngine implements Engine {
@@ -32,13 +32,16 @@ export class TfjsEngine implements Engine {
   }
 
   private async truncatedModel(x: Batch, layers: string[]): Promise<LayersModel> {
-    const sizeKey = `${x.height}x${x.width}`;
+    // A fully convolutional model is rebuilt once for any size; a size-bound one (Dense, Flatten)
+    // only runs at its own size, which withInputSize enforces with a clear error.
+    const anySize = sizeBoundLayer(this.model) === undefined;
+    const sizeKey = anySize ? 'any' : `${x.height}x${x.width}`;
     const key = `${sizeKey}|${layers.join(',')}`;
     const cached = this.truncated.get(key);
     if (cached) return cached;
     let sized = this.sized.get(sizeKey);
     if (!sized) {
-      sized = withInputSize(this.model, x.height, x.width);
+      sized = anySize ? withInputSize(this.model, null, null) : withInputSize(this.model, x.height, x.width);
       this.sized.set(sizeKey, sized);
     }
     const base = await sized;

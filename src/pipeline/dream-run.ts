@@ -1,0 +1,238 @@
+/**
+ * DeepDream over a list of inputs (photos, DICOM, NIfTI, folders of them). Every input is read,
+ * windowed into the network's range, dreamed and written back in its own format and units; an input
+ * that fails is recorded with its reason while the others complete.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createEngine } from '../engine/select.js';
+import type { BackendChoice } from '../engine/backend.js';
+import type { GradientNormalization, LayerReduce } from '../engine/engine.js';
+import { InputError, UsageError, invalidParameterError } from '../errors.js';
+import { ensureWritableDir } from '../io/atomic.js';
+import { createImage, withData, type RawImage } from '../io/image.js';
+import { parseInputSpec, type InputSpec } from '../io/input-spec.js';
+import { percentiles } from '../io/intensity.js';
+import { readImages } from '../io/read.js';
+import { walkInputs } from '../io/walk.js';
+import { writeImage, writeImages, type WriteFormat } from '../io/write.js';
+import { loadModel } from '../model/load.js';
+import { sizeDivisor } from '../model/resize.js';
+import { dream, validateDreamOptions, type DreamOptions, type OctaveRecord } from '../ascent/dream.js';
+import { buildObjective, parseObjectiveTerms } from '../ascent/objective-spec.js';
+import { mergeLuminance, splitLuminance } from '../ascent/color.js';
+import { modelChannels } from '../ascent/visualize.js';
+import type { Plane } from '../ascent/resample.js';
+import { packageVersions, writeManifest, type Manifest } from './manifest.js';
+import type { EventSink } from './events.js';
+
+export const OUTPUT_FORMATS = Object.freeze(['png', 'tiff', 'nii', 'dcm'] as const);
+export type OutputFormatName = (typeof OUTPUT_FORMATS)[number];
+
+export interface DreamConfig {
+  model: { source: string; architecture?: string; backend: BackendChoice };
+  inputs: string[];
+  /** Glob filter for folders, e.g. "*.dcm". */
+  include?: string;
+  axis?: 'x' | 'y' | 'z';
+  volume?: number;
+  layers: string;
+  objective: LayerReduce;
+  octaves: number;
+  octaveScale: number;
+  steps: number;
+  step: number;
+  normalize: GradientNormalization;
+  jitter: number;
+  tile: number;
+  halo: number;
+  color: 'luminance' | 'gray';
+  /** Percentiles of the input mapped to the network's [0, 1]. */
+  window: { low: number; high: number };
+  format?: OutputFormatName;
+  out: string;
+  seed: number;
+}
+
+export interface DreamRecord {
+  input: string;
+  output?: string;
+  slices?: number;
+  octaves?: OctaveRecord[];
+  window?: { low: number; high: number };
+  error?: string;
+}
+
+const FORMAT_NAMES: Record<OutputFormatName, WriteFormat> = { png: 'png', tiff: 'tiff', nii: 'nifti', dcm: 'dicom' };
+
+function checkConfig(c: DreamConfig): void {
+  if (c.inputs.length === 0) throw invalidParameterError('inputs', 'at least one file or folder', '');
+  if (c.format !== undefined && !OUTPUT_FORMATS.includes(c.format)) throw invalidParameterError('--format', OUTPUT_FORMATS.join(', '), c.format);
+  if (c.color !== 'luminance' && c.color !== 'gray') throw invalidParameterError('--color', 'luminance or gray', c.color);
+  if (c.objective !== 'mean' && c.objective !== 'l2') throw invalidParameterError('--objective', 'mean or l2', c.objective);
+  if (!(c.window.low >= 0 && c.window.high <= 100 && c.window.low < c.window.high)) {
+    throw invalidParameterError('--window', 'percentiles LOW,HIGH with 0 <= LOW < HIGH <= 100', `${c.window.low},${c.window.high}`);
+  }
+  validateDreamOptions({ ...dreamOptions(c, 8), objective: { kind: 'layers', terms: [] } });
+  parseObjectiveTerms(c.layers);
+}
+
+function dreamOptions(c: DreamConfig, divisor: number): Omit<DreamOptions, 'objective'> {
+  return { octaves: c.octaves, octaveScale: c.octaveScale, steps: c.steps, step: c.step, normalize: c.normalize, jitter: c.jitter, tile: c.tile, halo: c.halo, divisor, seed: c.seed };
+}
+
+/** Files and folders to input specs; a folder contributes every readable-looking file under it. */
+async function expandInputs(inputs: string[], include?: string): Promise<{ specs: InputSpec[]; failures: DreamRecord[] }> {
+  const specs: InputSpec[] = [];
+  const failures: DreamRecord[] = [];
+  for (const text of inputs) {
+    const spec = parseInputSpec(text);
+    const stat = await fs.stat(spec.path).catch(() => undefined);
+    if (!stat) failures.push({ input: text, error: `${text}: no such file or directory` });
+    else if (stat.isDirectory()) for (const f of await walkInputs(spec.path, { include })) specs.push(parseInputSpec(f));
+    else specs.push(spec);
+  }
+  return { specs, failures };
+}
+
+function baseName(file: string): string {
+  const name = path.basename(file);
+  return name.replace(/\.nii\.gz$/i, '').replace(/\.[^.]+$/, '') || name;
+}
+
+function defaultFormat(image: RawImage): WriteFormat {
+  return image.meta.format === 'dicom' ? 'dicom' : image.meta.format === 'nifti' ? 'nifti' : image.meta.format === 'tiff' ? 'tiff' : 'png';
+}
+
+const EXTENSIONS: Record<WriteFormat, string> = { png: '.png', tiff: '.tif', nifti: '.nii.gz', dicom: '.dcm' };
+
+/** Maps a plane's values through the window (percentiles of the plane) to [0, 1] and back. */
+function windowPlane(plane: Plane, window: { low: number; high: number }) {
+  const [low, high] = percentiles(createImage(plane.width, plane.height, plane.channels, plane.data), [window.low, window.high]) as [number, number];
+  const span = high - low || 1;
+  return {
+    normalized: { ...plane, data: plane.data.map((v) => (v - low) / span) },
+    restore: (p: Plane): Plane => ({ ...p, data: p.data.map((v) => v * span + low) }),
+    window: { low, high },
+  };
+}
+
+export async function runDream(config: DreamConfig, options: { command: string; onEvent?: EventSink }): Promise<Manifest> {
+  const started = performance.now();
+  const startedAt = new Date().toISOString();
+  const emit = options.onEvent ?? (() => undefined);
+  checkConfig(config);
+  const terms = parseObjectiveTerms(config.layers);
+  await ensureWritableDir(config.out);
+  const { specs, failures } = await expandInputs(config.inputs, config.include);
+
+  const loaded = await loadModel(config.model.source, { architecture: config.model.architecture });
+  const objective = buildObjective(loaded.model, terms, config.objective);
+  const channels = modelChannels(loaded.model);
+  const divisor = sizeDivisor(loaded.model);
+  if (!loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: dreams show an initialisation, not learned features' });
+  const { engine, skipped } = await createEngine(loaded.model, config.model.backend);
+  for (const s of skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
+  emit({ type: 'info', message: `engine ${engine.info.engine} on ${engine.info.backend} (${engine.info.provider})` });
+
+  const records: DreamRecord[] = [...failures];
+  for (const f of failures) emit({ type: 'warn', message: f.error! });
+  const options_ = dreamOptions(config, divisor);
+  let done = 0;
+  const total = specs.length;
+  try {
+    for (const spec of specs) {
+      try {
+        const images = await readImages(spec.path, { ...spec.read, axis: spec.read.axis ?? config.axis, volume: config.volume });
+        const outputs: RawImage[] = [];
+        let octaves: OctaveRecord[] = [];
+        let window = { low: 0, high: 0 };
+        for (const [i, image] of images.entries()) {
+          const dreamed = await dreamImage(image, channels, config, async (plane) => {
+            const w = windowPlane(plane, config.window);
+            window = w.window;
+            const result = await dream(engine, w.normalized, { ...options_, objective }, (p) =>
+              emit({ type: 'progress', done, total, label: `${path.basename(spec.text)}${images.length > 1 ? ` slice ${i + 1}/${images.length}` : ''} octave ${p.octave}/${p.octaves} step ${p.step}/${p.steps} objective ${p.objective.toFixed(4)}` }),
+            );
+            octaves = result.octaves;
+            return w.restore(result.image);
+          });
+          outputs.push(dreamed);
+        }
+        const format = config.format ? FORMAT_NAMES[config.format] : defaultFormat(images[0]!);
+        const suffix = spec.read.slice !== undefined ? `-${spec.read.axis ?? 'slice'}${spec.read.slice}` : '';
+        const description = `unet-dream dream ${config.layers} (${config.objective}), ${config.octaves} octaves x ${config.steps} steps`;
+        const written: string[] = [];
+        if (outputs.length > 1 && (format === 'nifti' || format === 'tiff')) {
+          const file = path.join(config.out, `${baseName(spec.path)}${suffix}${EXTENSIONS[format]}`);
+          await writeImages(outputs, file, { format, description });
+          written.push(file);
+        } else {
+          for (const [i, out] of outputs.entries()) {
+            const file = path.join(config.out, `${baseName(spec.path)}${suffix}${outputs.length > 1 ? `-${String(i).padStart(4, '0')}` : ''}${EXTENSIONS[format]}`);
+            await writeImage(out, file, { format, description });
+            written.push(file);
+          }
+        }
+        records.push({ input: spec.text, output: written.map((f) => path.relative(config.out, f)).join(', '), slices: outputs.length, octaves, window });
+      } catch (err) {
+        if (!(err instanceof InputError) && !(err instanceof UsageError)) throw err;
+        records.push({ input: spec.text, error: err.message });
+        emit({ type: 'warn', message: err.message });
+      }
+      done++;
+      emit({ type: 'progress', done, total, label: path.basename(spec.text) });
+    }
+  } finally {
+    engine.dispose();
+  }
+
+  const manifest: Manifest = {
+    command: options.command,
+    config,
+    model: { spec: loaded.spec, id: loaded.id, sha256: loaded.sha256, trained: loaded.trained, note: loaded.note },
+    engine: engine.info,
+    versions: packageVersions(),
+    seed: config.seed,
+    startedAt,
+    wallTimeMs: Math.round(performance.now() - started),
+    results: records,
+  };
+  await writeManifest(config.out, manifest);
+  return manifest;
+}
+
+/**
+ * Chooses what the network dreams on: a single-channel network sees the luminance of a colour image
+ * (chroma and alpha are put back after) or a grey version (`--color gray`); a colour network sees RGB.
+ */
+async function dreamImage(image: RawImage, modelChannels: number, config: DreamConfig, run: (plane: Plane) => Promise<Plane>): Promise<RawImage> {
+  const plane: Plane = { data: image.data, width: image.width, height: image.height, channels: image.channels };
+  if (modelChannels === 1) {
+    if (image.channels === 1) return withData(image, (await run(plane)).data);
+    const split = splitLuminance(plane);
+    const luma = await run(split.luma);
+    if (config.color === 'gray') {
+      const gray = split.alpha ? mergeLuminance(luma, split, 2) : luma;
+      const out = createImage(image.width, image.height, gray.channels, gray.data, { ...image.meta, hasAlpha: Boolean(split.alpha), dicom: undefined });
+      return out;
+    }
+    return withData(image, mergeLuminance(luma, split, image.channels).data);
+  }
+  if (modelChannels === 3 && image.channels >= 3) {
+    const rgb = new Float32Array(image.width * image.height * 3);
+    for (let i = 0; i < image.width * image.height; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = image.data[i * image.channels + c]!;
+    const out = await run({ ...plane, data: rgb, channels: 3 });
+    const data = Float32Array.from(image.data);
+    for (let i = 0; i < image.width * image.height; i++) for (let c = 0; c < 3; c++) data[i * image.channels + c] = out.data[i * 3 + c]!;
+    return withData(image, data);
+  }
+  if (modelChannels === 3 && image.channels === 1) {
+    const rgb = new Float32Array(image.width * image.height * 3);
+    for (let i = 0; i < image.data.length; i++) rgb.fill(image.data[i]!, i * 3, i * 3 + 3);
+    const out = await run({ ...plane, data: rgb, channels: 3 });
+    return createImage(image.width, image.height, 3, out.data, { ...image.meta, dicom: undefined, nifti: undefined });
+  }
+  throw new UsageError(`the model takes ${modelChannels} input channels; ${image.meta.source} has ${image.channels}`);
+}
