@@ -7,7 +7,7 @@ import { TfjsEngine } from '../src/engine/tfjs-engine.js';
 import { buildUNet } from '../src/model/unet.js';
 import { visualizeFilters } from '../src/ascent/visualize.js';
 import { parseFilterSelection, resolveFilters } from '../src/ascent/filters.js';
-import { parseInit } from '../src/ascent/init.js';
+import { parseInit, prepareInit } from '../src/ascent/init.js';
 import { validatePipeline } from '../src/pipeline/validate.js';
 import { runPipeline } from '../src/pipeline/run.js';
 import { tempDir } from './helpers.js';
@@ -42,7 +42,7 @@ describe('seed recipe on the U-Net', () => {
     const results = await visualizeFilters(engine, model, {
       layers: ['dconv64', 'dconv256', 'conv512', 'uconv64'],
       filters: parseFilterSelection('0-3'),
-      init: parseInit('uniform:0:2'),
+      init: await prepareInit(parseInit('uniform:0:2')),
             size: 32,
       steps: 5,
       step: 1,
@@ -67,7 +67,7 @@ describe('seed recipe on the U-Net', () => {
   it('gives the same images whatever the batch size', async () => {
     const model = buildUNet();
     const engine = new TfjsEngine(model, { backend: 'wasm', provider: 'test' });
-    const options = { layers: ['dconv128'], filters: parseFilterSelection('0-2'), init: parseInit('uniform:0:2'), size: 16, steps: 3, step: 1, normalize: 'rms' as const, seed: 4 };
+    const options = { layers: ['dconv128'], filters: parseFilterSelection('0-2'), init: await prepareInit(parseInit('uniform:0:2')), size: 16, steps: 3, step: 1, normalize: 'rms' as const, seed: 4 };
     const one = await visualizeFilters(engine, model, { ...options, batch: 1 });
     const three = await visualizeFilters(engine, model, { ...options, batch: 3 });
     for (let i = 0; i < 3; i++) {

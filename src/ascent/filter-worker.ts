@@ -8,13 +8,13 @@ import { createEngine } from '../engine/select.js';
 import { loadModel } from '../model/load.js';
 import type { BackendChoice } from '../engine/backend.js';
 import { modelChannels, runFilterJob, type FilterJob, type JobOptions } from './visualize.js';
-import { parseInit } from './init.js';
+import { parseInit, prepareInit, type AliasingOptions } from './init.js';
 
 export interface FilterWorkerData {
   model: string;
   architecture?: string;
   backend: BackendChoice;
-  options: Omit<JobOptions, 'init'> & { init: string };
+  options: Omit<JobOptions, 'init'> & { init: string; aliasing: AliasingOptions };
   /** Fault injection for tests: the first worker to take a job exits, once (marker file records it). */
   dieOnceMarker?: string;
 }
@@ -26,7 +26,8 @@ try {
   const loaded = await loadModel(data.model, { architecture: data.architecture });
   const { engine } = await createEngine(loaded.model, data.backend);
   const channels = modelChannels(loaded.model);
-  const options: JobOptions = { ...data.options, init: parseInit(data.options.init) };
+  const { aliasing, ...jobOptions } = data.options;
+  const options: JobOptions = { ...jobOptions, init: await prepareInit(parseInit(data.options.init), aliasing) };
   port.on('message', async (message: { type: 'job'; id: number; job: FilterJob }) => {
     if (message.type !== 'job') return;
     if (data.dieOnceMarker && !existsSync(data.dieOnceMarker)) {

@@ -4,8 +4,12 @@ import type { LayersModel } from '../engine/tf.js';
 import type { BackendChoice } from '../engine/backend.js';
 import { planVisualization, splitJobs, type FilterJob, type FilterResult, type VisualizeOptions, type VisualizeProgress } from './visualize.js';
 import type { FilterWorkerData } from './filter-worker.js';
+import type { AliasingOptions } from './init.js';
 
 export interface ParallelOptions {
+  /** The --init text and aliasing settings: each worker prepares its own init source from them. */
+  init: string;
+  aliasing: AliasingOptions;
   workers: number;
   model: string;
   architecture?: string;
@@ -22,12 +26,12 @@ export async function visualizeFiltersParallel(
 ): Promise<FilterResult[]> {
   const jobs = splitJobs(planVisualization(model, options), options.batch);
   const total = jobs.reduce((s, j) => s + j.filters.length, 0);
-  const { layers: _l, filters: _f, batch: _b, init, ...rest } = options;
+  const { layers: _l, filters: _f, batch: _b, init: _i, ...rest } = options;
   const workerData: FilterWorkerData = {
     model: parallel.model,
     architecture: parallel.architecture,
     backend: parallel.backend,
-    options: { ...rest, init: init.text },
+    options: { ...rest, init: parallel.init, aliasing: parallel.aliasing },
     dieOnceMarker: parallel.dieOnceMarker,
   };
   const entry = new URL(`./filter-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);

@@ -7,14 +7,14 @@ import type { LayersModel } from '../engine/tf.js';
 import { UsageError, invalidParameterError, unknownNameError } from '../errors.js';
 import { ascend } from './ascend.js';
 import { resolveFilters, type FilterSelection } from './filters.js';
-import { makeInitImage, type InitSpec } from './init.js';
+import type { InitSource } from './init.js';
 import { keyedRng } from './random.js';
 import { inputShapeOf, sizeBoundLayer, sizeDivisor } from '../model/resize.js';
 
 export interface VisualizeOptions {
   layers: readonly string[];
   filters: FilterSelection;
-  init: InitSpec;
+  init: InitSource;
   size: number;
   steps: number;
   step: number;
@@ -93,7 +93,7 @@ export function planVisualization(model: LayersModel, options: Pick<VisualizeOpt
 /** The starting image of one filter: keyed by (seed, layer, filter) so batching never changes it. */
 export function initialImage(options: Pick<VisualizeOptions, 'init' | 'size' | 'seed'>, channels: number, layer: string, filter: number): Float32Array {
   const rng = keyedRng(options.seed, 'init', layer, filter);
-  return makeInitImage(options.init, { height: options.size, width: options.size, channels }, rng);
+  return options.init({ height: options.size, width: options.size, channels }, rng);
 }
 
 /** One unit of work: a batch of filters of one layer. Jobs are split identically for any worker count. */

@@ -18,6 +18,8 @@ import { encodePng, renderSheet } from '../render/sheet.js';
 import { packageVersions, writeManifest, type Manifest } from './manifest.js';
 import type { ValidatedPipeline } from './validate.js';
 import type { EventSink } from './events.js';
+import { runDream, type DreamConfig } from './dream-run.js';
+import { prepareInit } from '../ascent/init.js';
 
 export interface FilterRecord {
   layer: string;
@@ -55,6 +57,38 @@ function groupByLayer(results: FilterResult[]): Map<string, FilterResult[]> {
 }
 
 export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptions): Promise<Manifest> {
+  if (pipeline.mode === 'dream') return runDream(dreamConfigOf(pipeline), options);
+  return runFilters(pipeline, options);
+}
+
+/** The dream runner's settings from a validated pipeline. */
+export function dreamConfigOf(pipeline: ValidatedPipeline): DreamConfig {
+  const { config: c } = pipeline;
+  return {
+    model: { source: c.model.source, architecture: c.model.architecture, backend: c.model.backend },
+    inputs: c.seed.inputs ?? [],
+    include: c.seed.include,
+    axis: c.seed.axis,
+    volume: c.seed.volume,
+    layers: pipeline.layers.join(','),
+    objective: c.ascend.objective,
+    octaves: c.ascend.octaves,
+    octaveScale: c.ascend.octaveScale,
+    steps: pipeline.steps,
+    step: pipeline.step,
+    normalize: pipeline.normalize,
+    jitter: c.ascend.jitter,
+    tile: c.ascend.tile,
+    halo: c.ascend.halo,
+    color: c.ascend.color,
+    window: { low: c.seed.window[0], high: c.seed.window[1] },
+    format: c.write.format,
+    out: c.write.out,
+    seed: c.seed.seed,
+  };
+}
+
+async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Promise<Manifest> {
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const emit = options.onEvent ?? (() => undefined);
@@ -67,7 +101,7 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
   const size = config.seed.size ?? defaultSize(loaded.model);
   emit({ type: 'info', message: `model ${loaded.id} (sha256 ${loaded.sha256.slice(0, 12)}): ${loaded.note}` });
   // Everything about layers, filters and size is checked against the model before the engine starts.
-  planVisualization(loaded.model, { layers: config.ascend.layers, filters: pipeline.filters, seed: config.seed.seed, size });
+  planVisualization(loaded.model, { layers: pipeline.layers, filters: pipeline.filters, seed: config.seed.seed, size });
   if (!loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: its filters show an initialisation, not learned features' });
   const { engine, skipped } = await createEngine(loaded.model, config.model.backend);
   for (const s of skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
@@ -75,10 +109,11 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
   emit({ type: 'info', message: `engine ${engine.info.engine} on ${engine.info.backend} (${engine.info.provider}), ${workers} worker${workers === 1 ? '' : 's'}` });
 
   // seed + ascend
+  const aliasing = { acceleration: config.seed.acceleration, center: config.seed.center };
   const visualizeOptions = {
-    layers: config.ascend.layers,
+    layers: pipeline.layers,
     filters: pipeline.filters,
-    init: pipeline.init,
+    init: await prepareInit(pipeline.init, aliasing),
     size,
     steps: pipeline.steps,
     step: pipeline.step,
@@ -96,6 +131,8 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
             visualizeOptions,
             {
               workers,
+              init: pipeline.init.text,
+              aliasing,
               model: config.model.source,
               architecture: config.model.architecture,
               backend: engine.info.engine === 'tfjs' ? (engine.info.backend as BackendChoice) : config.model.backend,
@@ -138,7 +175,7 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
 
   const manifest: Manifest = {
     command: options.command,
-    config: { ...config, seed: { ...config.seed, size } },
+    config: { ...config, seed: { ...config.seed, size }, ascend: { ...config.ascend, layers: [...pipeline.layers], steps: pipeline.steps, step: pipeline.step, normalize: pipeline.normalize } },
     model: { spec: loaded.spec, id: loaded.id, sha256: loaded.sha256, trained: loaded.trained, note: loaded.note },
     engine: engine.info,
     versions: packageVersions(),

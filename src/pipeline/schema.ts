@@ -6,7 +6,6 @@ import { z } from 'zod';
 import { BACKEND_CHOICES } from '../engine/backend.js';
 import { GRADIENT_NORMALIZATIONS } from '../engine/engine.js';
 import { COLORMAPS } from '../render/colormap.js';
-import { SEED_LAYERS } from '../model/unet.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -21,18 +20,35 @@ export const modelStage = z
 
 export const seedStage = z
   .object({
-    /** Starting image: uniform:LO:HI or gaussian:MEAN:STD. Default: the recipe's. */
+    /**
+     * Filters mode: the starting image, uniform:LO:HI, gaussian:MEAN:STD, phantom:shepp-logan,
+     * phantom:random, image:PATH, aliased:phantom or aliased:PATH. Default: the recipe's.
+     */
     init: z.string().optional(),
     /** Image size; default: the model's own input size, or 128 for a model that takes any size. */
     size: positiveInt.optional(),
     seed: z.number().int().min(0).default(0),
+    /** k-space undersampling for aliased: seeds. */
+    acceleration: z.number().min(1).default(4),
+    center: z.number().min(0).max(1).default(0.08),
+    /** Dream mode: files (file.nii.gz#z=40) and folders to dream on. */
+    inputs: z.array(z.string().min(1)).optional(),
+    /** Glob filter for folders, e.g. "*.dcm". */
+    include: z.string().optional(),
+    axis: z.enum(['x', 'y', 'z']).optional(),
+    volume: z.number().int().min(0).optional(),
+    /** Input percentiles mapped to the network's [0, 1]. */
+    window: z.tuple([z.number().min(0).max(100), z.number().min(0).max(100)]).default([0.5, 99.5]),
   })
   .strict();
 
 export const ascendStage = z
   .object({
+    /** filters: per-filter visualizations from a seed image; dream: DeepDream on input images. */
+    mode: z.enum(['filters', 'dream']).default('filters'),
     recipe: z.string().default('seed'),
-    layers: z.array(z.string().min(1)).min(1).default([...SEED_LAYERS]),
+    /** Filters: layer names (default the seed's seven). Dream: LAYER, LAYER:WEIGHT or LAYER#FILTER (default uconv128). */
+    layers: z.array(z.string().min(1)).min(1).optional(),
     filters: z.string().default('random:16'),
     /** Default: the recipe's. */
     steps: z.number().int().min(0).optional(),
@@ -41,6 +57,14 @@ export const ascendStage = z
     batch: positiveInt.default(4),
     /** Worker threads, each with its own engine; default: one per core. */
     workers: positiveInt.optional(),
+    /** Dream: mean or mean-squared activation, octaves, jitter, tiles, colour handling. */
+    objective: z.enum(['mean', 'l2']).default('mean'),
+    octaves: positiveInt.default(4),
+    octaveScale: z.number().gt(1).default(1.4),
+    jitter: z.number().int().min(0).default(32),
+    tile: positiveInt.default(512),
+    halo: z.number().int().min(0).default(32),
+    color: z.enum(['luminance', 'gray']).default('luminance'),
   })
   .strict();
 
@@ -63,6 +87,8 @@ export const writeStage = z
     out: z.string().min(1).default('outputs/filters'),
     /** Also write each tile as its own PNG. */
     tiles: z.boolean().default(false),
+    /** Dream outputs: png, tiff, nii or dcm (default: MR inputs keep their format, photos PNG). */
+    format: z.enum(['png', 'tiff', 'nii', 'dcm']).optional(),
   })
   .strict();
 

@@ -11,6 +11,8 @@ import { parseFilterSelection, type FilterSelection } from '../ascent/filters.js
 import type { GradientNormalization } from '../engine/engine.js';
 import { STAGES, STAGE_NAMES } from './registry.js';
 import type { PipelineConfig } from './schema.js';
+import { parseObjectiveTerms } from '../ascent/objective-spec.js';
+import { SEED_LAYERS } from '../model/unet.js';
 
 export type ConfigPath = (string | number)[];
 
@@ -20,6 +22,9 @@ export type Locate = (path: ConfigPath, options?: { key?: boolean }) => string |
 
 export interface ValidatedPipeline {
   readonly config: PipelineConfig;
+  readonly mode: 'filters' | 'dream';
+  /** Target layers, defaults resolved per mode. */
+  readonly layers: readonly string[];
   readonly recipe: Recipe;
   readonly init: InitSpec;
   readonly filters: FilterSelection;
@@ -106,17 +111,33 @@ export function validatePipeline(raw: unknown, locate?: Locate): ValidatedPipeli
       return undefined;
     }
   };
+  const dream = cfg.ascend.mode === 'dream';
   const recipe = semantic(['ascend', 'recipe'], () => getRecipe(cfg.ascend.recipe));
   const init = semantic(['seed', 'init'], () => parseInit(cfg.seed.init ?? recipe?.init ?? 'uniform:0:2'));
   const filters = semantic(['ascend', 'filters'], () => parseFilterSelection(cfg.ascend.filters));
+  if (dream) {
+    semantic(['ascend', 'layers'], () => (cfg.ascend.layers ?? []).forEach((l) => parseObjectiveTerms(l)));
+    semantic(['seed', 'inputs'], () => {
+      if (!cfg.seed.inputs?.length) throw new UsageError('ascend.mode dream needs seed.inputs: the files or folders to dream on');
+    });
+    semantic(['seed', 'window'], () => {
+      if (!(cfg.seed.window[0] < cfg.seed.window[1])) throw new UsageError(`expected LOW < HIGH percentiles, found [${cfg.seed.window.join(', ')}]`);
+    });
+  } else {
+    semantic(['seed', 'inputs'], () => {
+      if (cfg.seed.inputs) throw new UsageError('seed.inputs is used by ascend.mode dream; to seed filter visualizations from an image use seed.init: image:PATH');
+    });
+  }
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return Object.freeze({
     config: cfg,
+    mode: cfg.ascend.mode,
+    layers: cfg.ascend.layers ?? (dream ? ['uconv128'] : [...SEED_LAYERS]),
     recipe: recipe!,
     init: init!,
     filters: filters!,
-    steps: cfg.ascend.steps ?? recipe!.steps,
-    step: cfg.ascend.step ?? recipe!.step,
+    steps: cfg.ascend.steps ?? (dream ? 10 : recipe!.steps),
+    step: cfg.ascend.step ?? (dream ? 0.01 : recipe!.step),
     normalize: (cfg.ascend.normalize as GradientNormalization | undefined) ?? recipe!.normalize,
   });
 }

@@ -1,11 +1,10 @@
 /** `unet-dream dream INPUTS...`: DeepDream on photos and MR slices, written in their own format. */
 import type { Argv, CommandModule } from 'yargs';
-import { GRADIENT_NORMALIZATIONS, type GradientNormalization, type LayerReduce } from '../../engine/engine.js';
+import { GRADIENT_NORMALIZATIONS } from '../../engine/engine.js';
 import { invalidParameterError } from '../../errors.js';
-import { OUTPUT_FORMATS, runDream, type DreamConfig, type OutputFormatName } from '../../pipeline/dream-run.js';
+import { OUTPUT_FORMATS } from '../../pipeline/dream-run.js';
 import { withCommonOptions, type CommonArgs } from '../options.js';
-import { outcome } from '../outcome.js';
-import { createReporter } from '../reporter.js';
+import { defined, validateAndRun } from './pipeline-runner.js';
 
 interface DreamArgs extends CommonArgs {
   inputs: string[];
@@ -27,10 +26,10 @@ interface DreamArgs extends CommonArgs {
   include?: string;
 }
 
-function parseWindow(text: string): { low: number; high: number } {
+function parseWindow(text: string): [number, number] {
   const [low, high] = text.split(',').map(Number);
   if (low === undefined || high === undefined || !Number.isFinite(low) || !Number.isFinite(high)) throw invalidParameterError('--window', 'LOW,HIGH percentiles, e.g. 0.5,99.5', text);
-  return { low, high };
+  return [low, high];
 }
 
 export const dreamCommand: CommandModule<object, DreamArgs> = {
@@ -56,38 +55,28 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
       .option('volume', { type: 'number', describe: 'NIfTI 4-D volume index' })
       .option('include', { type: 'string', describe: 'glob filter for folders, e.g. "*.dcm"' }) as unknown as Argv<DreamArgs>,
   handler: async (args) => {
-    const config: DreamConfig = {
-      model: { source: args.model, architecture: args.architecture, backend: args.backend },
-      inputs: args.inputs,
-      include: args.include,
-      axis: args.axis as DreamConfig['axis'],
-      volume: args.volume,
-      layers: args.layers,
-      objective: args.objective as LayerReduce,
-      octaves: args.octaves,
-      octaveScale: args['octave-scale'],
-      steps: args.steps,
-      step: args.step,
-      normalize: args.normalize as GradientNormalization,
-      jitter: args.jitter,
-      tile: args.tile,
-      halo: args.halo,
-      color: args.color as DreamConfig['color'],
-      window: parseWindow(args.window),
-      format: args.format as OutputFormatName | undefined,
-      out: args.out ?? 'outputs/dream',
-      seed: args.seed ?? 0,
-    };
-    const reporter = createReporter(args);
-    let manifest;
-    try {
-      manifest = await runDream(config, { command: 'dream', onEvent: (e) => reporter.onEvent(e) });
-    } finally {
-      reporter.stop();
-    }
-    const failed = (manifest.results as { error?: string }[]).filter((r) => r.error);
-    if (args.json) process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
-    else process.stdout.write(`dreamed ${manifest.results.length - failed.length} of ${manifest.results.length} inputs into ${config.out} in ${(manifest.wallTimeMs / 1000).toFixed(1)} s${failed.length ? `; ${failed.length} failed (see manifest.json)` : ''}\n`);
-    if (failed.length > 0) outcome.exitCode = 1;
+    await validateAndRun(
+      {
+        model: defined({ source: args.model, architecture: args.architecture, backend: args.backend }),
+        seed: defined({ inputs: args.inputs, include: args.include, axis: args.axis, volume: args.volume, window: parseWindow(args.window), seed: args.seed }),
+        ascend: {
+          mode: 'dream',
+          layers: [args.layers],
+          objective: args.objective,
+          octaves: args.octaves,
+          octaveScale: args['octave-scale'],
+          steps: args.steps,
+          step: args.step,
+          normalize: args.normalize,
+          jitter: args.jitter,
+          tile: args.tile,
+          halo: args.halo,
+          color: args.color,
+        },
+        write: defined({ out: args.out ?? 'outputs/dream', format: args.format }),
+      },
+      args,
+      'dream',
+    );
   },
 };

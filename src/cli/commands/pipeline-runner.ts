@@ -3,6 +3,7 @@ import { runPipeline } from '../../pipeline/run.js';
 import { validatePipeline, type Locate } from '../../pipeline/validate.js';
 import { createReporter } from '../reporter.js';
 import type { Manifest } from '../../pipeline/manifest.js';
+import { outcome } from '../outcome.js';
 
 export async function validateAndRun(raw: unknown, args: { json: boolean; verbose: boolean }, command: string, locate?: Locate): Promise<Manifest> {
   const pipeline = validatePipeline(raw, locate);
@@ -13,8 +14,15 @@ export async function validateAndRun(raw: unknown, args: { json: boolean; verbos
   } finally {
     reporter.stop();
   }
+  const failed = (manifest.results as { error?: string }[]).filter((r) => r.error).length;
+  if (failed > 0) outcome.exitCode = 1;
   if (args.json) {
     process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
+  } else if (pipeline.mode === 'dream') {
+    const total = manifest.results.length;
+    process.stdout.write(
+      `dreamed ${total - failed} of ${total} input${total === 1 ? '' : 's'} into ${pipeline.config.write.out} in ${(manifest.wallTimeMs / 1000).toFixed(1)} s on ${manifest.engine.engine}/${manifest.engine.backend}${failed ? `; ${failed} failed (listed in manifest.json)` : ''}\n`,
+    );
   } else {
     const sheets = new Set((manifest.results as { file: string }[]).map((r) => r.file));
     process.stdout.write(

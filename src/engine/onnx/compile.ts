@@ -1,0 +1,341 @@
+/**
+ * Compiles a tfjs-layers model, cut at the objective's layers, into one ONNX graph that computes the
+ * per-image objective values and the normalised input gradient. The backward pass is written out by
+ * hand, layer by layer (see layers.ts), in reverse topological order, summing the gradients of
+ * tensors that feed several layers (U-Net skip connections).
+ *
+ * Graph inputs: `input` float32 [N, H, W, C] (NHWC, like the engine's Batch; H and W symbolic unless a
+ * layer on the path ties the model to one size), and `filters` int64 [N] for filter objectives.
+ * Graph outputs: `values` float32 [N] and, unless compiled for values only, `gradient` [N, H, W, C].
+ */
+import type { tf, LayersModel } from '../tf.js';
+import { NORMALIZATION_EPSILON, objectiveLayers, type GradientNormalization, type Objective } from '../engine.js';
+import { unknownNameError } from '../../errors.js';
+import { OnnxUnsupportedError } from './errors.js';
+import { LAYER_COMPILERS, SUPPORTED_LAYERS, type Emission, type Layer, type LayerInput, type Shape, type Value } from './layers.js';
+import { Ops } from './ops.js';
+import { OPSET, type ValueInfo } from './graph.js';
+
+export interface CompileOptions {
+  /** Per-image gradient normalisation baked into the graph (default 'rms', the seed's). */
+  normalize?: GradientNormalization;
+  /** 'gradient': values and gradient (default); 'values': the forward pass and objective only. */
+  outputs?: 'gradient' | 'values';
+  /**
+   * Specialise for exactly this many images per run. With a filter objective on a convolution, the
+   * target layer then computes (and differentiates) only each image's own channel instead of all of
+   * them: the same result, a layer's worth of work less. Without it the graph takes any batch size.
+   */
+  batch?: number;
+}
+
+export interface CompiledGraph {
+  /** Serialised onnx.ModelProto. */
+  modelProto: Uint8Array;
+  inputNames: string[];
+  outputNames: string[];
+  /** The input's [height, width, channels]; null where any size runs. */
+  inputShape: [number | null, number | null, number];
+  /** Images per run when specialised (options.batch), else null. */
+  batch: number | null;
+  /** For filter objectives: the target layer's channel count (valid filters are 0..count-1). */
+  filterCount?: number;
+  /** Whether the filter objective's target layer computes only the picked channel. */
+  picked: boolean;
+  /** Layers compiled, in forward order (only those on the path from the input to the objective). */
+  layers: string[];
+  nodeCount: number;
+  opset: number;
+  /** Wall time to build and serialise the graph (the onnxruntime session's load comes on top). */
+  buildMs: number;
+}
+
+/** Layers whose weights tie the model to its built input size. */
+const SIZE_BOUND = new Set(['Dense', 'Flatten', 'Reshape', 'Permute']);
+const NESTED = new Set(['Model', 'Functional', 'Sequential', 'LayersModel']);
+
+interface PathNode {
+  key: string;
+  layer: Layer;
+  inputs: tf.SymbolicTensor[];
+  output: tf.SymbolicTensor;
+}
+
+interface InboundNode {
+  inputTensors: tf.SymbolicTensor[];
+  outputTensors: tf.SymbolicTensor[];
+}
+
+function inboundNode(layer: Layer, index: number): InboundNode {
+  const nodes = (layer as unknown as { inboundNodes: InboundNode[] }).inboundNodes;
+  const node = nodes[index];
+  if (!node) throw new Error(`layer ${layer.name} has no inbound node ${index}`);
+  return node;
+}
+
+function isInputLayer(layer: Layer): boolean {
+  return layer.getClassName() === 'InputLayer';
+}
+
+/** The target layers' output tensors. */
+function targetTensors(model: LayersModel, layers: readonly string[]): tf.SymbolicTensor[] {
+  const valid = model.layers.map((l) => l.name);
+  return layers.map((name) => {
+    if (!valid.includes(name)) throw unknownNameError('layer', name, valid);
+    const layer = model.getLayer(name);
+    if (isInputLayer(layer)) throw new OnnxUnsupportedError(name, 'InputLayer', 'the objective must be on a layer after the input');
+    const out = layer.output;
+    if (Array.isArray(out)) throw new OnnxUnsupportedError(name, layer.getClassName(), 'layers with several outputs');
+    return out;
+  });
+}
+
+/** Nodes from the model's input to the targets, in topological order; checks what it can without weights. */
+function collectPath(model: LayersModel, targets: tf.SymbolicTensor[]): PathNode[] {
+  if (model.inputs.length !== 1) {
+    const first = model.inputs[1]!.sourceLayer;
+    throw new OnnxUnsupportedError(first.name, first.getClassName(), 'models with several inputs');
+  }
+  const inputId = model.inputs[0]!.id;
+  const order: PathNode[] = [];
+  const seen = new Set<string>();
+  const visit = (t: tf.SymbolicTensor): void => {
+    if (t.id === inputId) return;
+    const layer = t.sourceLayer as Layer;
+    const cls = layer.getClassName();
+    if (isInputLayer(layer)) throw new OnnxUnsupportedError(layer.name, cls, 'an input other than the model\'s first');
+    const key = `${layer.name}#${t.nodeIndex}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (NESTED.has(cls) || (layer as unknown as { layers?: unknown }).layers !== undefined) {
+      throw new OnnxUnsupportedError(layer.name, cls, 'nested models are not inlined');
+    }
+    if (!(cls in LAYER_COMPILERS)) throw new OnnxUnsupportedError(layer.name, cls);
+    if (t.tensorIndex !== 0) throw new OnnxUnsupportedError(layer.name, cls, 'layers with several outputs');
+    const node = inboundNode(layer, t.nodeIndex);
+    for (const input of node.inputTensors) visit(input);
+    order.push({ key, layer, inputs: node.inputTensors, output: t });
+  };
+  for (const t of targets) visit(t);
+  return order;
+}
+
+function layerInput(node: PathNode): LayerInput {
+  return {
+    layer: node.layer,
+    cfg: node.layer.getConfig() as Record<string, unknown>,
+    inShapes: node.inputs.map((t) => t.shape as Shape),
+    outShape: node.output.shape as Shape,
+  };
+}
+
+/**
+ * The first layer on the path from the input to `layers` (default: the model's outputs) that the
+ * compiler cannot express, as the error it would throw; undefined when the whole path compiles.
+ * Reads no weights: cheap enough for `--backend auto` to call before choosing an engine.
+ */
+export function findUnsupportedLayer(model: LayersModel, layers?: readonly string[]): OnnxUnsupportedError | undefined {
+  try {
+    const targets = layers ? targetTensors(model, layers) : model.outputs;
+    for (const node of collectPath(model, targets)) LAYER_COMPILERS[node.layer.getClassName()]!.check(layerInput(node));
+    checkInput(model);
+    return undefined;
+  } catch (err) {
+    if (err instanceof OnnxUnsupportedError) return err;
+    throw err;
+  }
+}
+
+function checkInput(model: LayersModel): void {
+  const input = model.inputs[0]!;
+  if (input.shape.length !== 4 && input.shape.length !== 3) {
+    throw new OnnxUnsupportedError(input.sourceLayer.name, 'InputLayer', `an input of rank ${input.shape.length} (expects images)`);
+  }
+  if (input.dtype !== 'float32') throw new OnnxUnsupportedError(input.sourceLayer.name, 'InputLayer', `input dtype ${input.dtype}`);
+}
+
+/** Compiles the objective's values and (unless `outputs: 'values'`) normalised input gradient. */
+export function compileGradientGraph(model: LayersModel, objective: Objective, options: CompileOptions = {}): CompiledGraph {
+  const start = performance.now();
+  const normalize = options.normalize ?? 'rms';
+  const withGradient = (options.outputs ?? 'gradient') === 'gradient';
+  const layerNames = objectiveLayers(objective);
+  const targets = targetTensors(model, layerNames);
+  const path = collectPath(model, targets);
+  const inputs = path.map(layerInput);
+  path.forEach((node, i) => LAYER_COMPILERS[node.layer.getClassName()]!.check(inputs[i]!));
+  checkInput(model);
+
+  const modelInput = model.inputs[0]!;
+  const inShape = modelInput.shape as Shape;
+  const channels = inShape.length === 4 ? inShape[3] : 1;
+  if (channels === null || channels === undefined) {
+    throw new OnnxUnsupportedError(modelInput.sourceLayer.name, 'InputLayer', 'an input with an unknown channel count');
+  }
+  // Any size runs unless a layer on the path is tied to the built size.
+  const sizeBound = path.some((n) => SIZE_BOUND.has(n.layer.getClassName()) && n.inputs.some((t) => t.shape.length === 4));
+  const height = sizeBound ? (inShape[1] ?? null) : null;
+  const width = sizeBound ? (inShape[2] ?? null) : null;
+
+  const g = new Ops();
+  const X = g.reserve('input');
+  const FILTERS = objective.kind === 'filter' ? g.reserve('filters') : undefined;
+  const VALUES = g.reserve('values');
+  const GRADIENT = withGradient ? g.reserve('gradient') : undefined;
+
+  // The model's input in the stored layout: NCHW for images, [N, H, W] for channel-less inputs.
+  const inputValue: Value =
+    inShape.length === 4 ? { name: g.transpose(X, [0, 3, 1, 2]), rank: 4 } : { name: g.op('Squeeze', [X, g.ints([3])]), rank: 3 };
+  const values = new Map<string | number, Value>([[modelInput.id, inputValue]]);
+  const emissions: { node: PathNode; emission: Emission }[] = [];
+  const batch = options.batch ?? null;
+  if (batch !== null && (!Number.isInteger(batch) || batch < 1)) throw new Error(`batch must be a positive integer, got ${batch}`);
+  let picked = false;
+  path.forEach((node, i) => {
+    const compiler = LAYER_COMPILERS[node.layer.getClassName()]!;
+    const ins = node.inputs.map((t) => values.get(t.id)!);
+    const ctx = { ...inputs[i]!, g, inputs: ins };
+    let emission: Emission | undefined;
+    if (objective.kind === 'filter' && batch !== null && node.output.id === targets[0]!.id && compiler.emitPicked) {
+      emission = compiler.emitPicked(ctx, FILTERS!, batch);
+      picked = emission !== undefined;
+    }
+    emission ??= compiler.emit(ctx);
+    values.set(node.output.id, emission.output);
+    emissions.push({ node, emission });
+  });
+
+  // Objective values per image and the gradient seeds at the target tensors.
+  const seeds = new Map<number, string[]>();
+  const addGrad = (id: number, grad: string) => {
+    const list = seeds.get(id);
+    if (list) list.push(grad);
+    else seeds.set(id, [grad]);
+  };
+  let total: string;
+  if (objective.kind === 'filter') {
+    const t = targets[0]!;
+    const v = values.get(t.id)!;
+    const { value, seed } = picked ? pickedObjective(g, v, withGradient) : filterObjective(g, v, t.shape as Shape, FILTERS!, withGradient);
+    total = value;
+    if (seed) addGrad(t.id, seed);
+  } else {
+    const terms: string[] = [];
+    objective.terms.forEach((term) => {
+      const t = targets[layerNames.indexOf(term.layer)]!;
+      const v = values.get(t.id)!;
+      const axes = Array.from({ length: v.rank - 1 }, (_, i) => i + 1);
+      const reduced = term.reduce === 'l2' ? g.op('Mul', [v.name, v.name]) : v.name;
+      terms.push(g.mulScalar(g.op('ReduceMean', [reduced], { axes, keepdims: 0 }), term.weight));
+      if (withGradient) {
+        const inv = g.inverseCount(v.name, 1);
+        // d mean(a)/da = 1/size; d mean(a^2)/da = 2a/size.
+        const seed =
+          term.reduce === 'l2'
+            ? g.op('Mul', [v.name, g.mulScalar(inv, 2 * term.weight)])
+            : g.op('Expand', [g.mulScalar(inv, term.weight), g.shape(v.name)]);
+        addGrad(t.id, seed);
+      }
+    });
+    total = g.sum(terms);
+  }
+  g.node('Identity', [total], {}, [VALUES]);
+
+  if (withGradient) {
+    for (let i = emissions.length - 1; i >= 0; i--) {
+      const { node, emission } = emissions[i]!;
+      const grads = seeds.get(node.output.id);
+      if (!grads) continue;
+      const inGrads = emission.backward(g.sum(grads));
+      node.inputs.forEach((t, j) => {
+        const gi = inGrads[j];
+        if (gi !== undefined) addGrad(t.id, gi);
+      });
+    }
+    const gin = seeds.get(modelInput.id);
+    let grad: string;
+    if (!gin) {
+      // The objective does not depend on the input (cannot happen for a connected model); zeros.
+      grad = g.op('Mul', [X, g.scalar(0)]);
+    } else {
+      const summed = g.sum(gin);
+      grad = inShape.length === 4 ? g.transpose(summed, [0, 2, 3, 1]) : g.unsqueeze(summed, [3]);
+    }
+    normalizeInGraph(g, grad, normalize, GRADIENT!);
+  }
+
+  const N = batch ?? 'batch';
+  const graphInputs: ValueInfo[] = [{ name: X, type: 'float32', dims: [N, height ?? 'height', width ?? 'width', channels] }];
+  if (FILTERS) graphInputs.push({ name: FILTERS, type: 'int64', dims: [N] });
+  const graphOutputs: ValueInfo[] = [{ name: VALUES, type: 'float32', dims: [N] }];
+  if (GRADIENT) graphOutputs.push({ name: GRADIENT, type: 'float32', dims: [N, height ?? 'height', width ?? 'width', channels] });
+  const doc = `objective ${JSON.stringify(objective)}; normalize ${normalize}`;
+  const modelProto = g.build(`${model.name}_${withGradient ? 'gradient' : 'values'}`, graphInputs, graphOutputs, doc);
+  return {
+    modelProto,
+    inputNames: graphInputs.map((i) => i.name),
+    outputNames: graphOutputs.map((o) => o.name),
+    inputShape: [height, width, channels],
+    batch,
+    filterCount: objective.kind === 'filter' ? ((targets[0]!.shape[targets[0]!.shape.length - 1] as number | null) ?? undefined) : undefined,
+    picked,
+    layers: path.map((n) => n.layer.name),
+    nodeCount: g.nodeCount,
+    opset: OPSET,
+    buildMs: performance.now() - start,
+  };
+}
+
+/**
+ * Mean of channel filters[n] of image n: a one-hot channel mask per image (so every image of the batch
+ * has its own filter), summed over channels and averaged over the other axes. The seed gradient is
+ * the mask over the number of averaged positions.
+ */
+function filterObjective(g: Ops, v: Value, kerasShape: Shape, filters: string, withGradient: boolean): { value: string; seed?: string } {
+  const rank = v.rank;
+  const channels = kerasShape[rank - 1];
+  if (channels === null || channels === undefined) throw new Error('the target layer has an unknown channel count');
+  const channelAxis = rank === 4 ? 1 : rank - 1;
+  const range = g.ints(Array.from({ length: channels }, (_, i) => i), [1, channels], 'channels');
+  const onehot2 = g.op('Cast', [g.op('Equal', [g.unsqueeze(filters, [1]), range])], { to: 1 }, 'onehot');
+  // Broadcastable against the stored layout: [N, C, 1, 1] (NCHW) or [N, 1, ..., 1, C].
+  const onehot =
+    rank === 2 ? onehot2 : rank === 4 ? g.unsqueeze(onehot2, [2, 3]) : g.unsqueeze(onehot2, Array.from({ length: rank - 2 }, (_, i) => i + 1));
+  const picked = g.op('ReduceSum', [g.op('Mul', [v.name, onehot]), g.ints([channelAxis])], { keepdims: 0 });
+  const spatial = rank - 2; // axes left after batch and channel
+  const value = spatial > 0 ? g.op('ReduceMean', [picked], { axes: Array.from({ length: spatial }, (_, i) => i + 1), keepdims: 0 }) : picked;
+  if (!withGradient) return { value };
+  let scaled = onehot;
+  if (spatial > 0) {
+    const inv = rank === 4 ? g.inverseCount(v.name, 2, 4) : g.inverseCount(v.name, 1, rank - 1);
+    scaled = g.op('Mul', [onehot, inv]);
+  }
+  return { value, seed: g.op('Expand', [scaled, g.shape(v.name)], {}, 'seed') };
+}
+
+/** The target already holds only each image's channel ([N, 1, H, W]): its mean, and 1/(H*W) as the seed. */
+function pickedObjective(g: Ops, v: Value, withGradient: boolean): { value: string; seed?: string } {
+  const value = g.op('ReduceMean', [v.name], { axes: [1, 2, 3], keepdims: 0 });
+  if (!withGradient) return { value };
+  return { value, seed: g.op('Expand', [g.inverseCount(v.name, 2, 4), g.shape(v.name)], {}, 'seed') };
+}
+
+/** g / (stat + 1e-5) per image, stat the RMS, standard deviation or mean |g| over the image. */
+function normalizeInGraph(g: Ops, grad: string, normalize: GradientNormalization, output: string): void {
+  if (normalize === 'none') {
+    g.node('Identity', [grad], {}, [output]);
+    return;
+  }
+  const axes = [1, 2, 3];
+  const mean = (x: string) => g.op('ReduceMean', [x], { axes, keepdims: 1 });
+  let stat: string;
+  if (normalize === 'rms') stat = g.op('Sqrt', [mean(g.op('Mul', [grad, grad]))]);
+  else if (normalize === 'meanabs') stat = mean(g.op('Abs', [grad]));
+  else {
+    const centred = g.op('Sub', [grad, mean(grad)]);
+    stat = g.op('Sqrt', [mean(g.op('Mul', [centred, centred]))]);
+  }
+  g.node('Div', [grad, g.op('Add', [stat, g.scalar(NORMALIZATION_EPSILON)])], {}, [output]);
+}
+
+export { SUPPORTED_LAYERS };
