@@ -11,6 +11,7 @@ import { trainCommand } from './commands/train.js';
 import { evalCommand } from './commands/eval.js';
 import { dreamCommand } from './commands/dream.js';
 import { inspectCommand } from './commands/inspect.js';
+import { batchCommand } from './commands/batch.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -25,7 +26,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(evalCommand)
       .command(dreamCommand)
       .command(inspectCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, run, inspect, train, eval')
+      .command(batchCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, train, eval')
       .strict()
       .help()
       .version()

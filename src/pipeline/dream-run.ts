@@ -17,7 +17,9 @@ import { percentiles } from '../io/intensity.js';
 import { readImages } from '../io/read.js';
 import { walkInputs } from '../io/walk.js';
 import { writeImage, writeImages, type WriteFormat } from '../io/write.js';
-import { loadModel } from '../model/load.js';
+import { loadModel, type LoadedModel } from '../model/load.js';
+import { WorkerPool, spawnModuleWorker } from '../engine/pool.js';
+import type { Engine, Objective } from '../engine/engine.js';
 import { sizeDivisor } from '../model/resize.js';
 import { dream, validateDreamOptions, type DreamOptions, type OctaveRecord } from '../ascent/dream.js';
 import { buildObjective, parseObjectiveTerms } from '../ascent/objective-spec.js';
@@ -57,7 +59,8 @@ export interface DreamConfig {
 
 export interface DreamRecord {
   input: string;
-  output?: string;
+  /** Files written, relative to the output folder. */
+  outputs?: string[];
   slices?: number;
   octaves?: OctaveRecord[];
   window?: { low: number; high: number };
@@ -118,87 +121,186 @@ function windowPlane(plane: Plane, window: { low: number; high: number }) {
   };
 }
 
-export async function runDream(config: DreamConfig, options: { command: string; onEvent?: EventSink }): Promise<Manifest> {
+/** What a process (main thread or worker) needs to dream: model, objective, engine. */
+export interface DreamContext {
+  loaded: LoadedModel;
+  engine: Engine;
+  objective: Objective;
+  channels: number;
+  divisor: number;
+}
+
+export async function createDreamContext(config: DreamConfig): Promise<DreamContext & { skipped: string[] }> {
+  const loaded = await loadModel(config.model.source, { architecture: config.model.architecture });
+  const objective = buildObjective(loaded.model, parseObjectiveTerms(config.layers), config.objective);
+  const { engine, skipped } = await createEngine(loaded.model, config.model.backend);
+  return { loaded, engine, objective, channels: modelChannels(loaded.model), divisor: sizeDivisor(loaded.model), skipped };
+}
+
+export interface DreamItemProgress {
+  octave: number;
+  octaves: number;
+  step: number;
+  steps: number;
+  objective: number;
+  slice: number;
+  slices: number;
+}
+
+/** Dreams one input (all its slices) and writes it; an unreadable input becomes a record with its error. */
+export async function dreamOne(ctx: DreamContext, spec: InputSpec, config: DreamConfig, onProgress?: (p: DreamItemProgress) => void): Promise<DreamRecord> {
+  try {
+    const images = await readImages(spec.path, { ...spec.read, axis: spec.read.axis ?? config.axis, volume: config.volume });
+    const outputs: RawImage[] = [];
+    let octaves: OctaveRecord[] = [];
+    let window = { low: 0, high: 0 };
+    for (const [i, image] of images.entries()) {
+      const dreamed = await dreamImage(image, ctx.channels, config, async (plane) => {
+        const w = windowPlane(plane, config.window);
+        window = w.window;
+        const result = await dream(ctx.engine, w.normalized, { ...dreamOptions(config, ctx.divisor), objective: ctx.objective }, (p) =>
+          onProgress?.({ ...p, slice: i + 1, slices: images.length }),
+        );
+        octaves = result.octaves;
+        return w.restore(result.image);
+      });
+      outputs.push(dreamed);
+    }
+    const format = config.format ? FORMAT_NAMES[config.format] : defaultFormat(images[0]!);
+    const description = `unet-dream dream ${config.layers} (${config.objective}), ${config.octaves} octaves x ${config.steps} steps`;
+    const written: string[] = [];
+    const base = outputBase(spec);
+    if (outputs.length > 1 && (format === 'nifti' || format === 'tiff')) {
+      const file = path.join(config.out, `${base}${EXTENSIONS[format]}`);
+      await writeImages(outputs, file, { format, description });
+      written.push(file);
+    } else {
+      for (const [i, out] of outputs.entries()) {
+        const file = path.join(config.out, `${base}${outputs.length > 1 ? `-${String(i).padStart(4, '0')}` : ''}${EXTENSIONS[format]}`);
+        await writeImage(out, file, { format, description });
+        written.push(file);
+      }
+    }
+    return { input: spec.text, outputs: written.map((f) => path.relative(config.out, f)), slices: outputs.length, octaves, window };
+  } catch (err) {
+    if (!(err instanceof InputError) && !(err instanceof UsageError)) throw err;
+    return { input: spec.text, error: err.message };
+  }
+}
+
+/** Output base name: the input's, plus the slice selector when one was given. */
+function outputBase(spec: InputSpec): string {
+  const suffix = spec.read.slice !== undefined ? `-${spec.read.axis ?? 'slice'}${spec.read.slice}` : '';
+  return `${baseName(spec.path)}${suffix}`;
+}
+
+export interface DreamRunOptions {
+  command: string;
+  onEvent?: EventSink;
+  /** Inputs dreamed at once, each on its own worker thread and engine (default 1: in this thread). */
+  concurrency?: number;
+  /** Keep the results already in OUT/manifest.json whose outputs exist, and do only the rest. */
+  resume?: boolean;
+  /** Aborting stops new inputs from starting; those in flight finish and are recorded. */
+  signal?: AbortSignal;
+}
+
+async function previousRecords(out: string): Promise<Map<string, DreamRecord>> {
+  const kept = new Map<string, DreamRecord>();
+  try {
+    const manifest = JSON.parse(await fs.readFile(path.join(out, 'manifest.json'), 'utf8')) as { results: DreamRecord[] };
+    for (const r of manifest.results) {
+      if (r.error || !r.outputs?.length) continue;
+      const complete = await Promise.all(r.outputs.map((f) => fs.stat(path.join(out, f)).then(() => true, () => false)));
+      if (complete.every(Boolean)) kept.set(r.input, r);
+    }
+  } catch {
+    // No readable manifest: nothing to resume from.
+  }
+  return kept;
+}
+
+export async function runDream(config: DreamConfig, options: DreamRunOptions): Promise<Manifest> {
   const started = performance.now();
   const startedAt = new Date().toISOString();
   const emit = options.onEvent ?? (() => undefined);
   checkConfig(config);
-  const terms = parseObjectiveTerms(config.layers);
   await ensureWritableDir(config.out);
   const { specs, failures } = await expandInputs(config.inputs, config.include);
+  const previous = options.resume ? await previousRecords(config.out) : new Map<string, DreamRecord>();
+  const ctx = await createDreamContext(config);
+  if (!ctx.loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: dreams show an initialisation, not learned features' });
+  for (const s of ctx.skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
+  const concurrency = Math.max(1, Math.min(options.concurrency ?? 1, specs.length || 1));
+  emit({ type: 'info', message: `engine ${ctx.engine.info.engine} on ${ctx.engine.info.backend} (${ctx.engine.info.provider}), ${concurrency} at once` });
+  if (previous.size > 0) emit({ type: 'info', message: `resuming: ${previous.size} input${previous.size === 1 ? '' : 's'} already done` });
 
-  const loaded = await loadModel(config.model.source, { architecture: config.model.architecture });
-  const objective = buildObjective(loaded.model, terms, config.objective);
-  const channels = modelChannels(loaded.model);
-  const divisor = sizeDivisor(loaded.model);
-  if (!loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: dreams show an initialisation, not learned features' });
-  const { engine, skipped } = await createEngine(loaded.model, config.model.backend);
-  for (const s of skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
-  emit({ type: 'info', message: `engine ${engine.info.engine} on ${engine.info.backend} (${engine.info.provider})` });
-
-  const records: DreamRecord[] = [...failures];
-  for (const f of failures) emit({ type: 'warn', message: f.error! });
-  const options_ = dreamOptions(config, divisor);
-  let done = 0;
-  const total = specs.length;
-  try {
-    for (const spec of specs) {
-      try {
-        const images = await readImages(spec.path, { ...spec.read, axis: spec.read.axis ?? config.axis, volume: config.volume });
-        const outputs: RawImage[] = [];
-        let octaves: OctaveRecord[] = [];
-        let window = { low: 0, high: 0 };
-        for (const [i, image] of images.entries()) {
-          const dreamed = await dreamImage(image, channels, config, async (plane) => {
-            const w = windowPlane(plane, config.window);
-            window = w.window;
-            const result = await dream(engine, w.normalized, { ...options_, objective }, (p) =>
-              emit({ type: 'progress', done, total, label: `${path.basename(spec.text)}${images.length > 1 ? ` slice ${i + 1}/${images.length}` : ''} octave ${p.octave}/${p.octaves} step ${p.step}/${p.steps} objective ${p.objective.toFixed(4)}` }),
-            );
-            octaves = result.octaves;
-            return w.restore(result.image);
-          });
-          outputs.push(dreamed);
-        }
-        const format = config.format ? FORMAT_NAMES[config.format] : defaultFormat(images[0]!);
-        const suffix = spec.read.slice !== undefined ? `-${spec.read.axis ?? 'slice'}${spec.read.slice}` : '';
-        const description = `unet-dream dream ${config.layers} (${config.objective}), ${config.octaves} octaves x ${config.steps} steps`;
-        const written: string[] = [];
-        if (outputs.length > 1 && (format === 'nifti' || format === 'tiff')) {
-          const file = path.join(config.out, `${baseName(spec.path)}${suffix}${EXTENSIONS[format]}`);
-          await writeImages(outputs, file, { format, description });
-          written.push(file);
-        } else {
-          for (const [i, out] of outputs.entries()) {
-            const file = path.join(config.out, `${baseName(spec.path)}${suffix}${outputs.length > 1 ? `-${String(i).padStart(4, '0')}` : ''}${EXTENSIONS[format]}`);
-            await writeImage(out, file, { format, description });
-            written.push(file);
-          }
-        }
-        records.push({ input: spec.text, output: written.map((f) => path.relative(config.out, f)).join(', '), slices: outputs.length, octaves, window });
-      } catch (err) {
-        if (!(err instanceof InputError) && !(err instanceof UsageError)) throw err;
-        records.push({ input: spec.text, error: err.message });
-        emit({ type: 'warn', message: err.message });
-      }
-      done++;
-      emit({ type: 'progress', done, total, label: path.basename(spec.text) });
-    }
-  } finally {
-    engine.dispose();
+  // Records by input, in input order; the manifest is rewritten (atomically) after every item.
+  const records = new Map<string, DreamRecord>();
+  for (const f of failures) {
+    records.set(f.input, f);
+    emit({ type: 'warn', message: f.error! });
   }
-
-  const manifest: Manifest = {
+  const todo = specs.filter((s) => {
+    const done = previous.get(s.text);
+    if (done) records.set(s.text, done);
+    return !done;
+  });
+  const order = [...failures.map((f) => f.input), ...specs.map((s) => s.text)];
+  const manifestOf = (): Manifest => ({
     command: options.command,
     config,
-    model: { spec: loaded.spec, id: loaded.id, sha256: loaded.sha256, trained: loaded.trained, note: loaded.note },
-    engine: engine.info,
+    model: { spec: ctx.loaded.spec, id: ctx.loaded.id, sha256: ctx.loaded.sha256, trained: ctx.loaded.trained, note: ctx.loaded.note },
+    engine: ctx.engine.info,
     versions: packageVersions(),
     seed: config.seed,
     startedAt,
     wallTimeMs: Math.round(performance.now() - started),
-    results: records,
+    results: order.filter((i) => records.has(i)).map((i) => records.get(i)!),
+  });
+  let writing = Promise.resolve();
+  const record = (r: DreamRecord) => {
+    records.set(r.input, r);
+    if (r.error) emit({ type: 'warn', message: r.error });
+    writing = writing.then(() => writeManifest(config.out, manifestOf()).then(() => undefined));
+    return writing;
   };
+
+  const total = specs.length;
+  let done = total - todo.length;
+  const label = (spec: InputSpec, p?: DreamItemProgress) =>
+    `${path.basename(spec.text)}${p ? `${p.slices > 1 ? ` slice ${p.slice}/${p.slices}` : ''} octave ${p.octave}/${p.octaves} step ${p.step}/${p.steps} objective ${p.objective.toFixed(4)}` : ''}`;
+  emit({ type: 'progress', done, total, label: 'starting' });
+  try {
+    if (concurrency === 1) {
+      for (const spec of todo) {
+        if (options.signal?.aborted) break;
+        await record(await dreamOne(ctx, spec, config, (p) => emit({ type: 'progress', done, total, label: label(spec, p) })));
+        emit({ type: 'progress', done: ++done, total, label: label(spec) });
+      }
+    } else {
+      const entry = new URL(`./dream-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+      const pool = new WorkerPool<InputSpec, DreamRecord, DreamItemProgress>(() => spawnModuleWorker(entry, { config }), concurrency, {
+        onWorkerDied: (message) => emit({ type: 'warn', message }),
+      });
+      try {
+        await Promise.all(
+          todo.map(async (spec) => {
+            if (options.signal?.aborted) return;
+            const r = await pool.run(spec, (p) => emit({ type: 'progress', done, total, label: label(spec, p) })).catch((err: Error) => ({ input: spec.text, error: `${spec.text}: ${err.message}` }));
+            await record(r);
+            emit({ type: 'progress', done: ++done, total, label: label(spec) });
+          }),
+        );
+      } finally {
+        await pool.close();
+      }
+    }
+  } finally {
+    ctx.engine.dispose();
+  }
+  await writing;
+  const manifest = manifestOf();
   await writeManifest(config.out, manifest);
   return manifest;
 }

@@ -18,7 +18,7 @@ import { encodePng, renderSheet } from '../render/sheet.js';
 import { packageVersions, writeManifest, type Manifest } from './manifest.js';
 import type { ValidatedPipeline } from './validate.js';
 import type { EventSink } from './events.js';
-import { runDream, type DreamConfig } from './dream-run.js';
+import { runDream, type DreamConfig, type DreamRunOptions } from './dream-run.js';
 import { prepareInit } from '../ascent/init.js';
 
 export interface FilterRecord {
@@ -33,7 +33,7 @@ export interface FilterRecord {
   tile?: string;
 }
 
-export interface RunOptions {
+export interface RunOptions extends DreamRunOptions {
   command: string;
   onEvent?: EventSink;
   /** Fault injection for tests: one worker dies on its first job (see ascent/filter-worker.ts). */

@@ -5,15 +5,30 @@ import { createReporter } from '../reporter.js';
 import type { Manifest } from '../../pipeline/manifest.js';
 import { outcome } from '../outcome.js';
 
-export async function validateAndRun(raw: unknown, args: { json: boolean; verbose: boolean }, command: string, locate?: Locate): Promise<Manifest> {
+export interface RunFlags {
+  concurrency?: number;
+  resume?: boolean;
+}
+
+export async function validateAndRun(raw: unknown, args: { json: boolean; verbose: boolean }, command: string, locate?: Locate, flags: RunFlags = {}): Promise<Manifest> {
   const pipeline = validatePipeline(raw, locate);
   const reporter = createReporter(args);
+  // First Ctrl-C: finish the items in flight, write the manifest, exit 130. A second one kills.
+  const controller = new AbortController();
+  const onSigint = () => {
+    reporter.onEvent({ type: 'warn', message: 'interrupted: finishing the current items and writing the manifest (Ctrl-C again to stop at once)' });
+    controller.abort();
+    process.once('SIGINT', () => process.exit(130));
+  };
+  process.once('SIGINT', onSigint);
   let manifest: Manifest;
   try {
-    manifest = await runPipeline(pipeline, { command, onEvent: (e) => reporter.onEvent(e) });
+    manifest = await runPipeline(pipeline, { command, onEvent: (e) => reporter.onEvent(e), signal: controller.signal, ...flags });
   } finally {
+    process.off('SIGINT', onSigint);
     reporter.stop();
   }
+  if (controller.signal.aborted) outcome.exitCode = 130;
   const failed = (manifest.results as { error?: string }[]).filter((r) => r.error).length;
   if (failed > 0) outcome.exitCode = 1;
   if (args.json) {

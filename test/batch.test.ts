@@ -1,0 +1,95 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
+import { captureOutput, tempDir } from './helpers.js';
+
+async function makeInputs(count: number, corrupt: string[]): Promise<string> {
+  const dir = tempDir('unet-dream-batch-');
+  for (let i = 0; i < count; i++) {
+    const data = Buffer.alloc(24 * 24);
+    for (let p = 0; p < data.length; p++) data[p] = (p * (i + 3) * 37) % 251;
+    await sharp(data, { raw: { width: 24, height: 24, channels: 1 } }).toColourspace('b-w').png().toFile(path.join(dir, `slice-${String(i).padStart(2, '0')}.png`));
+  }
+  for (const name of corrupt) writeFileSync(path.join(dir, name), name.endsWith('.dcm') ? '' : 'not an image at all');
+  return dir;
+}
+
+function pipelineFile(steps = 1): string {
+  const file = path.join(tempDir(), 'batch.yaml');
+  writeFileSync(file, ['seed: { inputs: [unused] }', `ascend: { mode: dream, layers: [dconv128], octaves: 2, steps: ${steps}, step: 0.05, jitter: 2 }`, ''].join('\n'));
+  return file;
+}
+
+describe('batch', () => {
+  it('a batch of 10 with 2 corrupt files completes 8, records 2 errors and exits 1', async () => {
+    const dir = await makeInputs(8, ['bad-a.png', 'bad-b.dcm']);
+    const out = path.join(tempDir(), 'out');
+    const { result, stdout } = await captureOutput(() => main(['batch', dir, '--pipeline', pipelineFile(), '--out', out, '--concurrency', '1', '--backend', 'wasm']));
+    expect(result).toBe(1);
+    expect(stdout).toMatch(/dreamed 8 of 10 inputs .*; 2 failed/);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.results).toHaveLength(10);
+    const errors = manifest.results.filter((r: { error?: string }) => r.error);
+    expect(errors.map((r: { input: string }) => path.basename(r.input)).sort()).toEqual(['bad-a.png', 'bad-b.dcm']);
+    for (const e of errors) expect(e.error).toContain(e.input);
+    const outputs = readdirSync(out).filter((f) => f.endsWith('.png')).sort();
+    expect(outputs).toEqual(Array.from({ length: 8 }, (_, i) => `slice-${String(i).padStart(2, '0')}.png`));
+    for (const f of outputs) {
+      const meta = await sharp(path.join(out, f)).metadata();
+      expect([meta.width, meta.height]).toEqual([24, 24]);
+    }
+  });
+
+  it('refuses a filters pipeline with a clear message', async () => {
+    const file = path.join(tempDir(), 'filters.yaml');
+    writeFileSync(file, 'ascend: { layers: [dconv64] }\n');
+    const { result, stderr } = await captureOutput(() => main(['batch', tempDir(), '--pipeline', file]));
+    expect(result).toBe(2);
+    expect(stderr).toContain('batch needs a dream pipeline (ascend.mode: dream); found mode filters');
+  });
+
+  it('resumes after SIGKILL: every output exactly once, none corrupt', async () => {
+    const dir = await makeInputs(6, []);
+    const out = path.join(tempDir(), 'out');
+    mkdirSync(out);
+    const pipeline = pipelineFile(4);
+    const bin = path.resolve('src/cli/bin.ts');
+    const args = ['--import', 'tsx', bin, 'batch', dir, '--pipeline', pipeline, '--out', out, '--concurrency', '1', '--backend', 'wasm'];
+    const child = spawn(process.execPath, args, { stdio: 'ignore' });
+    // Kill it hard once at least two inputs are recorded in the manifest.
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        try {
+          const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+          if (m.results.length >= 2) {
+            clearInterval(timer);
+            child.kill('SIGKILL');
+            resolve();
+          }
+        } catch {
+          // not written yet
+        }
+      }, 50);
+      child.once('exit', () => {
+        clearInterval(timer);
+        reject(new Error('the batch finished before it could be killed'));
+      });
+    });
+    const before = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).results.length;
+    expect(before).toBeGreaterThanOrEqual(2);
+    expect(before).toBeLessThan(6);
+    const { result } = await captureOutput(() => main(['batch', dir, '--pipeline', pipeline, '--out', out, '--concurrency', '1', '--backend', 'wasm', '--resume']));
+    expect(result).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    const inputs = manifest.results.map((r: { input: string }) => path.basename(r.input));
+    expect(inputs).toEqual(Array.from({ length: 6 }, (_, i) => `slice-${String(i).padStart(2, '0')}.png`));
+    const files = readdirSync(out);
+    expect(files.filter((f) => f.endsWith('.png')).sort()).toEqual(inputs);
+    expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    for (const f of inputs) expect((await sharp(path.join(out, f)).stats()).channels).toHaveLength(1);
+    expect(existsSync(path.join(out, 'manifest.json'))).toBe(true);
+  });
+});
