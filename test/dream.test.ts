@@ -38,6 +38,15 @@ describe('DeepDream', () => {
     for (const o of result.octaves) expect(o.end, `octave ${o.octave}`).toBeGreaterThan(o.start);
   });
 
+  it('keeps what each octave dreamed: the output differs from the input, by more with more octaves', async () => {
+    const input = noiseImage(40, 32, 1, 9);
+    const diff = (a: Float32Array) => a.reduce((s, v, i) => s + Math.abs(v - input.data[i]!), 0) / a.length;
+    const one = await dream(engine, input, { ...base, octaves: 1, jitter: 0 });
+    const three = await dream(engine, input, { ...base, octaves: 3, jitter: 0 });
+    expect(diff(one.image.data)).toBeGreaterThan(0.05);
+    expect(diff(three.image.data)).toBeGreaterThan(diff(one.image.data));
+  });
+
   it('with 0 steps returns the input exactly', async () => {
     const input = noiseImage(33, 20, 1, 6);
     const result = await dream(engine, input, { ...base, steps: 0 });

@@ -87,7 +87,8 @@ export async function dream(engine: Engine, input: Plane, options: DreamOptions,
   const rng = keyedRng(options.seed, 'dream-jitter');
   const sizes = octaveSizes(input.width, input.height, options.octaves, options.octaveScale, options.divisor);
   let shrunkOriginal = resize(input, sizes[0]!.width, sizes[0]!.height);
-  let image = shrunkOriginal;
+  // A copy: the ascent writes into `image`, and shrunkOriginal must stay the undreamed reference.
+  let image: Plane = { ...shrunkOriginal, data: Float32Array.from(shrunkOriginal.data) };
   const records: OctaveRecord[] = [];
   for (let o = 0; o < sizes.length; o++) {
     const { width, height } = sizes[o]!;

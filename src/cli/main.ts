@@ -12,6 +12,7 @@ import { evalCommand } from './commands/eval.js';
 import { dreamCommand } from './commands/dream.js';
 import { inspectCommand } from './commands/inspect.js';
 import { batchCommand } from './commands/batch.js';
+import { convertCommand } from './commands/convert.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -27,7 +28,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(dreamCommand)
       .command(inspectCommand)
       .command(batchCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, train, eval')
+      .command(convertCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval')
       .strict()
       .help()
       .version()

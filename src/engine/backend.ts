@@ -6,6 +6,7 @@
  */
 import { tf } from './tf.js';
 import { UsageError, invalidParameterError } from '../errors.js';
+import { registerFastGradients } from './gradients/index.js';
 
 export const BACKEND_CHOICES = ['auto', 'onnx', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -73,6 +74,8 @@ async function activate(candidate: Candidate): Promise<void> {
   const ok = await tf.setBackend(candidate.backend);
   if (!ok) throw new Error(`tfjs could not initialise the ${candidate.backend} backend`);
   await tf.ready();
+  // wasm's own gradients are slow (Conv2DBackpropInput) or missing (Conv2DBackpropFilter): replace them.
+  if (candidate.backend === 'wasm' && process.env.UNET_DREAM_DEFAULT_GRADIENTS !== '1') registerFastGradients();
 }
 
 let active: BackendInfo | undefined;
