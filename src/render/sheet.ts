@@ -84,6 +84,7 @@ export async function renderSheet(tiles: SheetTile[], options: SheetOptions): Pr
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${g.width}" height="${g.height}"><title>${escapeXml(options.title)}</title>${text.join('')}</svg>`;
   const png = await sharp(canvas, { raw: { width: g.width, height: g.height, channels: 3 } })
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
+    .removeAlpha()
     .png({ compressionLevel: 9 })
     .toBuffer();
   return { png, geometry: g };
