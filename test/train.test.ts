@@ -107,4 +107,19 @@ describe('training', () => {
     expect(report.gain.psnr).toBeCloseTo(report.network.psnr - report.zeroFilled.psnr, 10);
     expect(report.gain.ssim).toBeCloseTo(report.network.ssim - report.zeroFilled.ssim, 10);
   });
+
+  it('eval --images undersamples the user\'s own images, says how they were fitted, and reports a bad one', async () => {
+    const dir = tempDir();
+    const { createImage } = await import('../src/io/image.js');
+    const { writeImage } = await import('../src/io/write.js');
+    const { sheppLogan } = await import('../src/mri/index.js');
+    await writeImage(createImage(48, 48, 1, sheppLogan(48).map((v) => v * 255), { format: 'png', dtype: 'uint8', bitDepth: 8 }), path.join(dir, 'a.png'));
+    const { result, stdout } = await captureOutput(() => main(['eval', '--images', path.join(dir, 'a.png'), path.join(dir, 'nope.dcm'), '--size', '32', '--json', '--backend', 'wasm']));
+    expect(result).toBe(1);
+    const report = JSON.parse(stdout);
+    expect(report.n).toBe(1);
+    expect(report.images[0].note).toBe('resized from 48x48 to 32x32');
+    expect(report.images[0].zeroFilled.psnr).toBeGreaterThan(10);
+    expect(report.failed[0].input).toBe(path.join(dir, 'nope.dcm'));
+  });
 });

@@ -3,12 +3,14 @@ import type { Argv, CommandModule } from 'yargs';
 import { selectBackend } from '../../engine/backend.js';
 import { loadModel } from '../../model/load.js';
 import { withInputSize } from '../../model/resize.js';
-import { evaluatePhantoms } from '../../train/evaluate.js';
+import { evaluateImages, evaluatePhantoms, type EvalReport, type ImageEval } from '../../train/evaluate.js';
 import { validateTrainOptions } from '../../train/train.js';
 import { MASK_AXES, MASK_PATTERNS, type MaskAxis, type MaskPattern } from '../../mri/index.js';
 import { withCommonOptions, type CommonArgs } from '../options.js';
+import { outcome } from '../outcome.js';
 
 interface EvalArgs extends CommonArgs {
+  images?: string[];
   n: number;
   size: number;
   acceleration: number;
@@ -22,6 +24,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   describe: 'PSNR and SSIM of zero-filled input and of the network on held-out undersampled phantoms',
   builder: (yargs: Argv) =>
     withCommonOptions(yargs)
+      .option('images', { type: 'string', array: true, describe: 'evaluate retrospective undersampling of these images instead of phantoms' })
       .option('n', { type: 'number', default: 200, describe: 'held-out phantoms' })
       .option('size', { type: 'number', default: 128, describe: 'image size (power of two)' })
       .option('acceleration', { type: 'number', default: 4 })
@@ -34,15 +37,26 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const loaded = await loadModel(args.model, { architecture: args.architecture });
     const model = await withInputSize(loaded.model, args.size, args.size);
-    const report = evaluatePhantoms(model, { n: args.n, size: args.size, seed: args.seed ?? 12345, ...us });
+    const report: EvalReport & { images?: ImageEval[]; failed?: { input: string; error: string }[] } = args.images?.length
+      ? await evaluateImages(model, args.images, { size: args.size, seed: args.seed ?? 12345, ...us })
+      : evaluatePhantoms(model, { n: args.n, size: args.size, seed: args.seed ?? 12345, ...us });
     const out = { model: loaded.id, ...report };
+    if (report.failed?.length) outcome.exitCode = 1;
     if (args.json) {
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       return;
     }
     const row = (name: string, q: { psnr: number; ssim: number }) => `${name.padEnd(12)} PSNR ${q.psnr.toFixed(2).padStart(6)} dB   SSIM ${q.ssim.toFixed(4)}`;
     process.stdout.write(
-      [`${report.n} held-out phantoms, ${report.size}x${report.size}, R=${report.acceleration} (${loaded.id})`, row('zero-filled', report.zeroFilled), row('network', report.network), row('gain', report.gain), ''].join('\n'),
+      [
+        `${report.n} ${args.images?.length ? 'images' : 'held-out phantoms'}, ${report.size}x${report.size}, R=${report.acceleration} (${loaded.id})`,
+        ...(report.images ?? []).map((i) => `  ${i.input}: ${i.note}; PSNR ${i.zeroFilled.psnr.toFixed(2)} -> ${i.network.psnr.toFixed(2)} dB`),
+        ...(report.failed ?? []).map((f) => `  ERROR ${f.error}`),
+        row('zero-filled', report.zeroFilled),
+        row('network', report.network),
+        row('gain', report.gain),
+        '',
+      ].join('\n'),
     );
   },
 };
