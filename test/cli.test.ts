@@ -97,10 +97,12 @@ describe('unet-dream CLI', () => {
     expect(stderr).toMatch(/--backend tensorflow cannot load: @tensorflow\/tfjs-node-gpu: the package is not installed; @tensorflow\/tfjs-node: the package is not installed\. To use it, install it with `npm install @tensorflow\/tfjs-node@4.22.0`/);
   });
 
-  it('--verbose names the chosen backend', async () => {
+  it('--verbose names the chosen engine: ONNX Runtime by default for the U-Net, tfjs on wasm when asked', async () => {
     const { result, stderr } = await run('filters', '--layers', 'dconv64', '--filters', '0', '--steps', '1', '--size', '8', '--out', tempDir(), '--verbose', '--workers', '1');
     expect(result).toBe(0);
-    expect(stderr).toMatch(/engine tfjs on wasm \(@tensorflow\/tfjs-backend-wasm\), 1 worker/);
+    expect(stderr).toMatch(/engine onnx on \S+ .*, 1 worker/);
+    const wasm = await run('filters', '--layers', 'dconv64', '--filters', '0', '--steps', '1', '--size', '8', '--out', tempDir(), '--verbose', '--workers', '1', '--backend', 'wasm');
+    expect(wasm.stderr).toMatch(/engine tfjs on wasm \(@tensorflow\/tfjs-backend-wasm\), 1 worker/);
   });
 
   it('run takes a pipeline file and reports config errors with file:line:col and did-you-mean', async () => {

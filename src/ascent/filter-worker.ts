@@ -14,6 +14,7 @@ export interface FilterWorkerData {
   model: string;
   architecture?: string;
   backend: BackendChoice;
+  threads?: number;
   options: Omit<JobOptions, 'init'> & { init: string; aliasing: AliasingOptions };
   /** Fault injection for tests: the first worker to take a job exits, once (marker file records it). */
   dieOnceMarker?: string;
@@ -24,7 +25,7 @@ const port = parentPort!;
 
 try {
   const loaded = await loadModel(data.model, { architecture: data.architecture });
-  const { engine } = await createEngine(loaded.model, data.backend);
+  const { engine } = await createEngine(loaded.model, data.backend, { threads: data.threads });
   const channels = modelChannels(loaded.model);
   const { aliasing, ...jobOptions } = data.options;
   const options: JobOptions = { ...jobOptions, init: await prepareInit(parseInit(data.options.init), aliasing) };

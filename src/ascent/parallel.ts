@@ -14,6 +14,8 @@ export interface ParallelOptions {
   model: string;
   architecture?: string;
   backend: BackendChoice;
+  /** Engine threads per worker (ONNX Runtime). */
+  threads?: number;
   dieOnceMarker?: string;
   onWorkerDied?: (message: string) => void;
 }
@@ -31,6 +33,7 @@ export async function visualizeFiltersParallel(
     model: parallel.model,
     architecture: parallel.architecture,
     backend: parallel.backend,
+    threads: parallel.threads,
     options: { ...rest, init: parallel.init, aliasing: parallel.aliasing },
     dieOnceMarker: parallel.dieOnceMarker,
   };

@@ -52,6 +52,18 @@ export interface Engine {
   gradient(x: Batch, objective: Objective, normalize: GradientNormalization): Promise<GradientResult>;
   /** Releases cached sub-models and tensors. */
   dispose(): void;
+  /** Engine-specific figures for the manifest (e.g. ONNX compile times). */
+  stats?(): unknown;
+}
+
+/**
+ * How to split the cores: tfjs on wasm runs one thread per engine, so parallelism comes from one
+ * worker per core; ONNX Runtime threads inside one engine, so it defaults to one worker with all
+ * cores, and explicit workers share the cores between them.
+ */
+export function planParallelism(engine: string, requestedWorkers: number | undefined, cores: number): { workers: number; threads: number } {
+  const workers = requestedWorkers ?? (engine === 'onnx' ? 1 : cores);
+  return { workers, threads: Math.max(1, Math.floor(cores / workers)) };
 }
 
 export function objectiveLayers(objective: Objective): string[] {

@@ -66,7 +66,8 @@ export class TfjsEngine implements Engine {
       const act = outs[0] as tf.Tensor4D;
       const channels = act.shape[3];
       // A one-hot channel mask per image lets every image in the batch target its own filter.
-      const mask = tf.oneHot(tf.tensor1d([...objective.filters], 'int32'), channels).reshape([-1, 1, 1, channels]);
+      // (equal against a range rather than oneHot, which needs depth >= 2: final_conv1 has one channel)
+      const mask = tf.cast(tf.equal(tf.range(0, channels, 1, 'int32').reshape([1, channels]), tf.tensor2d([...objective.filters], [objective.filters.length, 1], 'int32')), 'float32').reshape([-1, 1, 1, channels]);
       return tf.mean(tf.sum(tf.mul(act, mask), 3), [1, 2]) as tf.Tensor1D;
     }
     const layers = objectiveLayers(objective);
@@ -114,9 +115,12 @@ export class TfjsEngine implements Engine {
     this.truncated.clear();
     this.sized.clear();
     for (const pending of owned) {
-      void pending.then((m) => {
-        if (m !== this.model) m.weights.forEach((w) => w.dispose());
-      });
+      pending.then(
+        (m) => {
+          if (m !== this.model) m.weights.forEach((w) => w.dispose());
+        },
+        () => undefined, // a size that failed to build owns nothing
+      );
     }
   }
 }

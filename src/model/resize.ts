@@ -44,6 +44,8 @@ export function sizeDivisor(model: LayersModel): number {
 export async function withInputSize(model: LayersModel, height: number | null, width: number | null): Promise<LayersModel> {
   const current = inputShapeOf(model);
   if (current[0] === height && current[1] === width) return model;
+  // Already any-size (e.g. Dense on channels after global pooling): it takes the requested size as is.
+  if (current[0] === null && current[1] === null) return model;
   const bound = sizeBoundLayer(model);
   if (bound !== undefined) {
     throw new UsageError(

@@ -4,6 +4,7 @@
  * that fails is recorded with its reason while the others complete.
  */
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createEngine } from '../engine/select.js';
@@ -33,7 +34,7 @@ export const OUTPUT_FORMATS = Object.freeze(['png', 'tiff', 'nii', 'dcm'] as con
 export type OutputFormatName = (typeof OUTPUT_FORMATS)[number];
 
 export interface DreamConfig {
-  model: { source: string; architecture?: string; backend: BackendChoice };
+  model: { source: string; architecture?: string; backend: BackendChoice; threads?: number };
   inputs: string[];
   /** Glob filter for folders, e.g. "*.dcm". */
   include?: string;
@@ -133,7 +134,7 @@ export interface DreamContext {
 export async function createDreamContext(config: DreamConfig): Promise<DreamContext & { skipped: string[] }> {
   const loaded = await loadModel(config.model.source, { architecture: config.model.architecture });
   const objective = buildObjective(loaded.model, parseObjectiveTerms(config.layers), config.objective);
-  const { engine, skipped } = await createEngine(loaded.model, config.model.backend);
+  const { engine, skipped } = await createEngine(loaded.model, config.model.backend, { threads: config.model.threads });
   return { loaded, engine, objective, channels: modelChannels(loaded.model), divisor: sizeDivisor(loaded.model), skipped };
 }
 
@@ -251,7 +252,7 @@ export async function runDream(config: DreamConfig, options: DreamRunOptions): P
     command: options.command,
     config,
     model: { spec: ctx.loaded.spec, id: ctx.loaded.id, sha256: ctx.loaded.sha256, trained: ctx.loaded.trained, note: ctx.loaded.note },
-    engine: ctx.engine.info,
+    engine: { ...ctx.engine.info, ...(ctx.engine.stats ? { stats: ctx.engine.stats() } : {}) },
     versions: packageVersions(),
     seed: config.seed,
     startedAt,
@@ -280,7 +281,9 @@ export async function runDream(config: DreamConfig, options: DreamRunOptions): P
       }
     } else {
       const entry = new URL(`./dream-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
-      const pool = new WorkerPool<InputSpec, DreamRecord, DreamItemProgress>(() => spawnModuleWorker(entry, { config }), concurrency, {
+      // Each worker's engine gets its share of the cores (ONNX Runtime threads inside one engine).
+      const workerConfig: DreamConfig = { ...config, model: { ...config.model, threads: Math.max(1, Math.floor(os.availableParallelism() / concurrency)) } };
+      const pool = new WorkerPool<InputSpec, DreamRecord, DreamItemProgress>(() => spawnModuleWorker(entry, { config: workerConfig }), concurrency, {
         onWorkerDied: (message) => emit({ type: 'warn', message }),
       });
       try {

@@ -32,7 +32,7 @@ export interface Manifest {
   command: string;
   config: unknown;
   model: { spec: string; id: string; sha256: string; trained: boolean; note: string };
-  engine: { engine: string; backend: string; provider: string };
+  engine: { engine: string; backend: string; provider: string; stats?: unknown };
   versions: Record<string, string>;
   seed: number;
   startedAt: string;

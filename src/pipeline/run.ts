@@ -12,6 +12,7 @@ import { createEngine } from '../engine/select.js';
 import { planVisualization, visualizeFilters, type FilterResult, type VisualizeProgress } from '../ascent/visualize.js';
 import { visualizeFiltersParallel } from '../ascent/parallel.js';
 import type { BackendChoice } from '../engine/backend.js';
+import { planParallelism } from '../engine/engine.js';
 import os from 'node:os';
 import { minMaxWindow, renderTile, type RgbImage, type Window } from '../render/tile.js';
 import { encodePng, renderSheet } from '../render/sheet.js';
@@ -103,9 +104,10 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
   // Everything about layers, filters and size is checked against the model before the engine starts.
   planVisualization(loaded.model, { layers: pipeline.layers, filters: pipeline.filters, seed: config.seed.seed, size });
   if (!loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: its filters show an initialisation, not learned features' });
-  const { engine, skipped } = await createEngine(loaded.model, config.model.backend);
+  const cores = os.availableParallelism();
+  const { engine, skipped } = await createEngine(loaded.model, config.model.backend, { threads: planParallelism('onnx', config.ascend.workers, cores).threads });
   for (const s of skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
-  const workers = config.ascend.workers ?? os.availableParallelism();
+  const { workers, threads } = planParallelism(engine.info.engine, config.ascend.workers, cores);
   emit({ type: 'info', message: `engine ${engine.info.engine} on ${engine.info.backend} (${engine.info.provider}), ${workers} worker${workers === 1 ? '' : 's'}` });
 
   // seed + ascend
@@ -135,7 +137,8 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
               aliasing,
               model: config.model.source,
               architecture: config.model.architecture,
-              backend: engine.info.engine === 'tfjs' ? (engine.info.backend as BackendChoice) : config.model.backend,
+              backend: engine.info.engine === 'tfjs' ? (engine.info.backend as BackendChoice) : 'onnx',
+              threads,
               onWorkerDied: (message) => emit({ type: 'warn', message }),
               dieOnceMarker: options.dieOnceMarker,
             },
@@ -177,7 +180,7 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
     command: options.command,
     config: { ...config, seed: { ...config.seed, size }, ascend: { ...config.ascend, layers: [...pipeline.layers], steps: pipeline.steps, step: pipeline.step, normalize: pipeline.normalize } },
     model: { spec: loaded.spec, id: loaded.id, sha256: loaded.sha256, trained: loaded.trained, note: loaded.note },
-    engine: engine.info,
+    engine: { ...engine.info, ...(engine.stats ? { stats: engine.stats() } : {}) },
     versions: packageVersions(),
     seed: config.seed.seed,
     startedAt,

@@ -44,3 +44,27 @@ export function makeBatch(size: number, seed: number, split: 'train' | 'val' | '
   }
   return { inputs, targets, n, size };
 }
+
+/**
+ * Training crops: each example is simulated (and undersampled) at `size`, so its aliasing has the
+ * geometry of a full-size acquisition, then a random `crop` x `crop` window is cut from input and
+ * target alike. The network is fully convolutional, so it trains on crops and runs at full size.
+ */
+export function makeCropBatch(size: number, crop: number, seed: number, first: number, n: number, us: UndersamplingOptions): ExampleBatch {
+  if (crop >= size) return makeBatch(size, seed, 'train', first, n, us);
+  const pixels = crop * crop;
+  const inputs = new Float32Array(n * pixels);
+  const targets = new Float32Array(n * pixels);
+  for (let i = 0; i < n; i++) {
+    const ex = makeExample(size, seed, 'train', first + i, us);
+    const rng = keyedRng(seed, 'train', 'crop', first + i);
+    const x0 = rng.int(size - crop + 1);
+    const y0 = rng.int(size - crop + 1);
+    for (let y = 0; y < crop; y++) {
+      const from = (y0 + y) * size + x0;
+      inputs.set(ex.input.subarray(from, from + crop), i * pixels + y * crop);
+      targets.set(ex.target.subarray(from, from + crop), i * pixels + y * crop);
+    }
+  }
+  return { inputs, targets, n, size: crop };
+}

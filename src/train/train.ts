@@ -12,14 +12,17 @@ import { isPowerOfTwo, type MaskAxis, type MaskPattern } from '../mri/index.js';
 import { buildUNet } from '../model/unet.js';
 import { loadLayersModelFromFile, saveLayersModel } from '../model/tfjs-files.js';
 import type { EventSink } from '../pipeline/events.js';
-import { makeBatch } from './dataset.js';
+import { makeBatch, makeCropBatch } from './dataset.js';
 import { scorePairs, type QualityPair } from './evaluate.js';
 
 export interface TrainOptions {
   out: string;
   steps: number;
   batch: number;
+  /** Simulated image size (the acquisition the aliasing comes from); validation runs at this size. */
   size: number;
+  /** Training patch size cut from each simulated image (<= size); smaller is faster per step. */
+  crop: number;
   acceleration: number;
   center: number;
   pattern: MaskPattern;
@@ -56,6 +59,9 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (!(o.center >= 0 && o.center <= 1)) throw invalidParameterError('--center', 'a fraction in [0, 1]', o.center);
   if (!Number.isInteger(o.size) || !isPowerOfTwo(o.size) || o.size < 16) {
     throw invalidParameterError('--size', 'a power of two >= 16 (the FFT needs powers of two; the U-Net needs multiples of 8)', o.size);
+  }
+  if (!Number.isInteger(o.crop) || o.crop % 8 !== 0 || o.crop < 16 || o.crop > o.size) {
+    throw invalidParameterError('--crop', `a multiple of 8 between 16 and --size (${o.size})`, o.crop);
   }
   for (const [name, v] of [['--steps', o.steps], ['--batch', o.batch], ['--checkpoint-every', o.checkpointEvery], ['--validate-every', o.validateEvery], ['--validation-size', o.validationSize]] as const) {
     if (!Number.isInteger(v) || v < 1) throw invalidParameterError(name, 'an integer >= 1', v);
@@ -102,6 +108,19 @@ async function restoreOptimizer(model: LayersModel, dir: string): Promise<void> 
   const bytes = await fs.readFile(path.join(dir, 'optimizer.bin'));
   const blob = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   await model.optimizer.setWeights(index.map((e) => ({ name: e.name, tensor: tf.tensor(blob.subarray(e.offset, e.offset + e.length), e.shape) })));
+  // setWeights recomputes Adam's bias-correction powers as beta^(t+1); an uninterrupted run multiplies
+  // them up one float32 product per step. Redo that product so a resumed run continues bit for bit.
+  const adam = model.optimizer as unknown as { iterations: number; beta1: number; beta2: number; accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  if (adam.accBeta1 && adam.accBeta2) {
+    let acc1 = Math.fround(adam.beta1);
+    let acc2 = Math.fround(adam.beta2);
+    for (let i = 0; i < adam.iterations; i++) {
+      acc1 = Math.fround(acc1 * Math.fround(adam.beta1));
+      acc2 = Math.fround(acc2 * Math.fround(adam.beta2));
+    }
+    adam.accBeta1.assign(tf.scalar(acc1));
+    adam.accBeta2.assign(tf.scalar(acc2));
+  }
 }
 
 function compile(model: LayersModel, options: TrainOptions): void {
@@ -148,9 +167,9 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   let lastVal = scorePairs(model, valPairs);
 
   for (let step = startStep + 1; step <= options.steps; step++) {
-    const batch = makeBatch(options.size, options.seed, 'train', (step - 1) * options.batch, options.batch, us);
-    const x = tf.tensor4d(batch.inputs, [batch.n, options.size, options.size, 1]);
-    const y = tf.tensor4d(batch.targets, [batch.n, options.size, options.size, 1]);
+    const batch = makeCropBatch(options.size, options.crop, options.seed, (step - 1) * options.batch, options.batch, us);
+    const x = tf.tensor4d(batch.inputs, [batch.n, batch.size, batch.size, 1]);
+    const y = tf.tensor4d(batch.targets, [batch.n, batch.size, batch.size, 1]);
     const loss = (await model.trainOnBatch(x, y)) as number;
     x.dispose();
     y.dispose();
@@ -174,7 +193,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   const doneSteps = options.steps - startStep;
   await saveLayersModel(model, options.out, {
     quantize: options.float16 ? 'float16' : undefined,
-    metadata: { unetDream: { steps: options.steps, seed: options.seed, size: options.size, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch } },
+    metadata: { unetDream: { steps: options.steps, seed: options.seed, size: options.size, crop: options.crop, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch } },
   });
   await saveCheckpoint(model, options.out, options.steps, options, wallTimeMs);
   return {

@@ -33,7 +33,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('axis', { choices: MASK_AXES, default: 'x' }) as unknown as Argv<EvalArgs>,
   handler: async (args) => {
     const us = { acceleration: args.acceleration, center: args.center, pattern: args.pattern as MaskPattern, axis: args.axis as MaskAxis };
-    validateTrainOptions({ ...us, size: args.size, steps: 1, batch: 1, checkpointEvery: 1, validateEvery: 1, validationSize: args.n, lr: 1, loss: 'l1', out: '', seed: 0, resume: false, float16: false });
+    validateTrainOptions({ ...us, size: args.size, crop: args.size, steps: 1, batch: 1, checkpointEvery: 1, validateEvery: 1, validationSize: args.n, lr: 1, loss: 'l1', out: '', seed: 0, resume: false, float16: false });
     await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const loaded = await loadModel(args.model, { architecture: args.architecture });
     const model = await withInputSize(loaded.model, args.size, args.size);

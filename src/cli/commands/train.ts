@@ -10,6 +10,7 @@ interface TrainArgs extends CommonArgs {
   steps: number;
   batch: number;
   size: number;
+  crop?: number;
   acceleration: number;
   center: number;
   pattern: string;
@@ -30,7 +31,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     withCommonOptions(yargs)
       .option('steps', { type: 'number', default: 2000, describe: 'optimizer steps' })
       .option('batch', { type: 'number', default: 8, describe: 'images per step' })
-      .option('size', { type: 'number', default: 64, describe: 'training image size (power of two; the net is fully convolutional)' })
+      .option('size', { type: 'number', default: 128, describe: 'simulated image size (power of two): the acquisition whose aliasing is learned' })
+      .option('crop', { type: 'number', describe: 'training patch size cut from each image (default: --size; 64 trains ~4x faster per step)' })
       .option('acceleration', { type: 'number', default: 4, describe: 'undersampling factor R' })
       .option('center', { type: 'number', default: 0.08, describe: 'fully sampled centre fraction of k-space lines' })
       .option('pattern', { choices: MASK_PATTERNS, default: 'random', describe: 'which outer lines are kept' })
@@ -48,6 +50,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       steps: args.steps,
       batch: args.batch,
       size: args.size,
+      crop: args.crop ?? args.size,
       acceleration: args.acceleration,
       center: args.center,
       pattern: args.pattern as TrainOptions['pattern'],

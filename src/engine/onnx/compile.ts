@@ -50,8 +50,8 @@ export interface CompiledGraph {
   buildMs: number;
 }
 
-/** Layers whose weights tie the model to its built input size. */
-const SIZE_BOUND = new Set(['Dense', 'Flatten', 'Reshape', 'Permute']);
+/** Layers that tie the model to its built input size (their output shape is fixed). */
+const SIZE_BOUND = new Set(['Flatten', 'Reshape']);
 const NESTED = new Set(['Model', 'Functional', 'Sequential', 'LayersModel']);
 
 interface PathNode {
@@ -152,6 +152,9 @@ function checkInput(model: LayersModel): void {
     throw new OnnxUnsupportedError(input.sourceLayer.name, 'InputLayer', `an input of rank ${input.shape.length} (expects images)`);
   }
   if (input.dtype !== 'float32') throw new OnnxUnsupportedError(input.sourceLayer.name, 'InputLayer', `input dtype ${input.dtype}`);
+  if (input.shape.length === 4 && input.shape[3] === null) {
+    throw new OnnxUnsupportedError(input.sourceLayer.name, 'InputLayer', 'an input with an unknown channel count');
+  }
 }
 
 /** Compiles the objective's values and (unless `outputs: 'values'`) normalised input gradient. */
@@ -168,12 +171,9 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
 
   const modelInput = model.inputs[0]!;
   const inShape = modelInput.shape as Shape;
-  const channels = inShape.length === 4 ? inShape[3] : 1;
-  if (channels === null || channels === undefined) {
-    throw new OnnxUnsupportedError(modelInput.sourceLayer.name, 'InputLayer', 'an input with an unknown channel count');
-  }
+  const channels = inShape.length === 4 ? (inShape[3] as number) : 1;
   // Any size runs unless a layer on the path is tied to the built size.
-  const sizeBound = path.some((n) => SIZE_BOUND.has(n.layer.getClassName()) && n.inputs.some((t) => t.shape.length === 4));
+  const sizeBound = path.some((n) => SIZE_BOUND.has(n.layer.getClassName()));
   const height = sizeBound ? (inShape[1] ?? null) : null;
   const width = sizeBound ? (inShape[2] ?? null) : null;
 

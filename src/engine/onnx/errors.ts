@@ -18,7 +18,7 @@ export class OnnxUnsupportedError extends UsageError {
     super(
       `the ONNX engine cannot compile layer "${layerName}" (${className})` +
         (detail ? `: ${detail}` : ': this layer type is not supported') +
-        '; use --backend auto, tensorflow, wasm or cpu for this model',
+        '; the tfjs backends run it (--backend auto falls back to them)',
     );
     this.name = 'OnnxUnsupportedError';
   }

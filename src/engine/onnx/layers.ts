@@ -331,24 +331,22 @@ const separableConv2d = define<{ specs: () => { depthwise: ConvSpec; pointwise: 
     return {
       act,
       specs: () => {
-    const [dk, pk, b] = weightsOf(layer);
-    const cin = dk!.shape[2]!;
-    const mult = dk!.shape[3]!;
-    const filters = pk!.shape[3]!;
-    return {
-      depthwise: { weights: depthwiseKernel(dk!), outChannels: cin * mult, inChannelsPerGroup: 1, kernel, group: cin, strides, dilations, padding: pad },
-      pointwise: {
-        weights: convKernel(pk!),
-        outChannels: filters,
-        inChannelsPerGroup: cin * mult,
-        kernel: [1, 1],
-        group: 1,
-        strides: [1, 1],
-        dilations: [1, 1],
-        padding: 'valid',
-        bias: b?.data,
-      },
-    };
+        const [dk, pk, b] = weightsOf(layer);
+        const cin = dk!.shape[2]!;
+        const mult = dk!.shape[3]!;
+        const pointwise: ConvSpec = {
+          weights: convKernel(pk!),
+          outChannels: pk!.shape[3]!,
+          inChannelsPerGroup: cin * mult,
+          kernel: [1, 1],
+          group: 1,
+          strides: [1, 1],
+          dilations: [1, 1],
+          padding: 'valid',
+          bias: b?.data,
+        };
+        const depthwise: ConvSpec = { weights: depthwiseKernel(dk!), outChannels: cin * mult, inChannelsPerGroup: 1, kernel, group: cin, strides, dilations, padding: pad };
+        return { depthwise, pointwise };
       },
     };
   },
@@ -695,17 +693,6 @@ const add = define(sameShapes, ({ g, inputs, layer }, rank) => ({
   backward: (gy) => inputs.map(() => gy),
 }));
 
-const subtract = define(
-  (input, fail) => {
-    if (input.inShapes.length !== 2) fail('needs exactly two inputs');
-    return sameShapes(input, fail);
-  },
-  ({ g, inputs, layer }, rank) => ({
-    output: { name: g.op('Sub', [inputs[0]!.name, inputs[1]!.name], {}, layer.name), rank },
-    backward: (gy) => [gy, g.op('Neg', [gy])],
-  }),
-);
-
 const average = define(sameShapes, ({ g, inputs, layer }, rank) => {
   const n = inputs.length;
   const y = g.mulScalar(g.sum(inputs.map((v) => v.name)), 1 / n);
@@ -930,7 +917,6 @@ export const LAYER_COMPILERS: Readonly<Record<string, LayerCompiler>> = Object.f
   Cropping2D: cropping2d,
   Concatenate: concatenate,
   Add: add,
-  Subtract: subtract,
   Average: average,
   Multiply: multiply,
   Flatten: flatten,
@@ -947,7 +933,6 @@ export const LAYER_COMPILERS: Readonly<Record<string, LayerCompiler>> = Object.f
   ThresholdedReLU: thresholdedRelu,
   Dropout: identity,
   SpatialDropout1D: identity,
-  SpatialDropout2D: identity,
   GaussianNoise: identity,
   GaussianDropout: identity,
   AlphaDropout: identity,

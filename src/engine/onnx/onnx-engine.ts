@@ -2,8 +2,9 @@
  * The ONNX Runtime engine: the model's forward pass and hand-written input gradient compiled into one
  * ONNX graph per (objective layers and kind, normalisation, values-or-gradient), run by
  * onnxruntime-node on its CPU provider (or CUDA where its binaries are installed). Filter indices are
- * a graph input, so one session serves every filter and batch size; image height and width are
- * symbolic, so it serves every size too.
+ * a graph input, so one session serves every filter; image height and width are symbolic, so it
+ * serves every size too. Filter objectives compile once per batch size (see specializeBatch), layer
+ * objectives once for all.
  *
  * Weights are copied into the graph when it is compiled: after changing the model's weights, make a
  * new engine.
@@ -16,7 +17,7 @@ import ort from 'onnxruntime-node';
 import type { LayersModel } from '../tf.js';
 import type { Batch, Engine, EngineInfo, GradientNormalization, GradientResult, Objective } from '../engine.js';
 import { UsageError } from '../../errors.js';
-import { compileGradientGraph, type CompiledGraph } from './compile.js';
+import { compileGradientGraph, findUnsupportedLayer, type CompiledGraph } from './compile.js';
 import { OnnxUnavailableError } from './errors.js';
 
 export type OnnxDevice = 'cpu' | 'cuda';
@@ -34,6 +35,12 @@ export interface OnnxEngineOptions {
    * False: one graph for every batch size.
    */
   specializeBatch?: boolean;
+  /**
+   * Let onnxruntime's idle intra-op threads spin while waiting for work (its own default). Off by default:
+   * on a busy machine (other workers, other jobs) spinning threads steal the cores the work needs;
+   * measured on 2 shared cores, 2 threads took ~140 ms per uconv64 step spinning vs ~108 ms not.
+   */
+  spinning?: boolean;
 }
 
 /** One compiled graph and its onnxruntime session load. */
@@ -86,6 +93,7 @@ export class OnnxEngine implements Engine {
   private readonly device: OnnxDevice;
   private readonly optimization: NonNullable<OnnxEngineOptions['graphOptimizationLevel']>;
   private readonly specializeBatch: boolean;
+  private readonly spinning: boolean;
   private readonly sessions = new Map<string, Promise<CompiledSession>>();
   private readonly records: OnnxCompileRecord[] = [];
   private disposed = false;
@@ -100,6 +108,7 @@ export class OnnxEngine implements Engine {
     this.device = options.device ?? 'cpu';
     this.optimization = options.graphOptimizationLevel ?? 'all';
     this.specializeBatch = options.specializeBatch ?? true;
+    this.spinning = options.spinning ?? false;
     if (this.device === 'cuda' && !cudaProviderInstalled()) {
       throw new OnnxUnavailableError(
         `the onnxruntime CUDA provider is not installed (onnxruntime-node ${ORT_VERSION} ships CPU binaries only); install it with ${ONNXRUNTIME_CUDA_INSTALL}`,
@@ -149,10 +158,7 @@ export class OnnxEngine implements Engine {
     const pending = [...this.sessions.values()];
     this.sessions.clear();
     for (const p of pending) {
-      p.then(
-        (s) => s.session.release(),
-        () => undefined,
-      );
+      p.then((s) => s.session.release()).catch(() => undefined);
     }
   }
 
@@ -224,6 +230,7 @@ export class OnnxEngine implements Engine {
         graphOptimizationLevel: this.optimization,
         // Warnings go to stderr from native code; library code stays quiet.
         logSeverityLevel: 3,
+        extra: { session: { intra_op: { allow_spinning: this.spinning ? '1' : '0' } } },
       });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -256,4 +263,15 @@ function cacheKey(objective: Objective, normalize: GradientNormalization, output
       : `layers:${objective.terms.map((t) => `${t.layer}*${t.weight}:${t.reduce}`).join('+')}`;
   const n = batch === undefined ? '' : `|n=${batch}`;
   return outputs === 'values' ? `${what}|values${n}` : `${what}|${normalize}${n}`;
+}
+
+/**
+ * An OnnxEngine for `model`, after checking that every layer from its input to its outputs compiles
+ * (throws OnnxUnsupportedError naming the first that does not, OnnxUnavailableError when the asked
+ * execution provider is missing). What `--backend onnx|auto` calls.
+ */
+export async function createOnnxEngine(model: LayersModel, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
+  const unsupported = findUnsupportedLayer(model);
+  if (unsupported) throw unsupported;
+  return new OnnxEngine(model, options);
 }
