@@ -15,6 +15,7 @@ export interface FilterWorkerData {
   architecture?: string;
   backend: BackendChoice;
   threads?: number;
+  device?: 'cpu' | 'cuda';
   options: Omit<JobOptions, 'init'> & { init: string; aliasing: AliasingOptions };
   /** Fault injection for tests: the first worker to take a job exits, once (marker file records it). */
   dieOnceMarker?: string;
@@ -25,7 +26,7 @@ const port = parentPort!;
 
 try {
   const loaded = await loadModel(data.model, { architecture: data.architecture });
-  const { engine } = await createEngine(loaded.model, data.backend, { threads: data.threads });
+  const { engine } = await createEngine(loaded.model, data.backend, { threads: data.threads, device: data.device });
   const channels = modelChannels(loaded.model);
   const { aliasing, ...jobOptions } = data.options;
   const options: JobOptions = { ...jobOptions, init: await prepareInit(parseInit(data.options.init), aliasing) };

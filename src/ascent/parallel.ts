@@ -16,6 +16,7 @@ export interface ParallelOptions {
   backend: BackendChoice;
   /** Engine threads per worker (ONNX Runtime). */
   threads?: number;
+  device?: 'cpu' | 'cuda';
   dieOnceMarker?: string;
   onWorkerDied?: (message: string) => void;
 }
@@ -34,6 +35,7 @@ export async function visualizeFiltersParallel(
     architecture: parallel.architecture,
     backend: parallel.backend,
     threads: parallel.threads,
+    device: parallel.device,
     options: { ...rest, init: parallel.init, aliasing: parallel.aliasing },
     dieOnceMarker: parallel.dieOnceMarker,
   };

@@ -34,7 +34,7 @@ export const OUTPUT_FORMATS = Object.freeze(['png', 'tiff', 'nii', 'dcm'] as con
 export type OutputFormatName = (typeof OUTPUT_FORMATS)[number];
 
 export interface DreamConfig {
-  model: { source: string; architecture?: string; backend: BackendChoice; threads?: number };
+  model: { source: string; architecture?: string; backend: BackendChoice; threads?: number; device?: 'cpu' | 'cuda' };
   inputs: string[];
   /** Glob filter for folders, e.g. "*.dcm". */
   include?: string;
@@ -134,7 +134,7 @@ export interface DreamContext {
 export async function createDreamContext(config: DreamConfig): Promise<DreamContext & { skipped: string[] }> {
   const loaded = await loadModel(config.model.source, { architecture: config.model.architecture });
   const objective = buildObjective(loaded.model, parseObjectiveTerms(config.layers), config.objective);
-  const { engine, skipped } = await createEngine(loaded.model, config.model.backend, { threads: config.model.threads });
+  const { engine, skipped } = await createEngine(loaded.model, config.model.backend, { threads: config.model.threads, device: config.model.device });
   return { loaded, engine, objective, channels: modelChannels(loaded.model), divisor: sizeDivisor(loaded.model), skipped };
 }
 
@@ -282,7 +282,7 @@ export async function runDream(config: DreamConfig, options: DreamRunOptions): P
     } else {
       const entry = new URL(`./dream-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
       // Each worker's engine gets its share of the cores (ONNX Runtime threads inside one engine).
-      const workerConfig: DreamConfig = { ...config, model: { ...config.model, threads: Math.max(1, Math.floor(os.availableParallelism() / concurrency)) } };
+      const workerConfig: DreamConfig = { ...config, model: { ...config.model, threads: config.model.threads ?? Math.max(1, Math.floor(os.availableParallelism() / concurrency)) } };
       const pool = new WorkerPool<InputSpec, DreamRecord, DreamItemProgress>(() => spawnModuleWorker(entry, { config: workerConfig }), concurrency, {
         onWorkerDied: (message) => emit({ type: 'warn', message }),
       });

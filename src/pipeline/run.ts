@@ -66,7 +66,7 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
 export function dreamConfigOf(pipeline: ValidatedPipeline): DreamConfig {
   const { config: c } = pipeline;
   return {
-    model: { source: c.model.source, architecture: c.model.architecture, backend: c.model.backend },
+    model: { source: c.model.source, architecture: c.model.architecture, backend: c.model.backend, threads: c.model.threads, device: c.model.device },
     inputs: c.seed.inputs ?? [],
     include: c.seed.include,
     axis: c.seed.axis,
@@ -105,9 +105,14 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
   planVisualization(loaded.model, { layers: pipeline.layers, filters: pipeline.filters, seed: config.seed.seed, size });
   if (!loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: its filters show an initialisation, not learned features' });
   const cores = os.availableParallelism();
-  const { engine, skipped } = await createEngine(loaded.model, config.model.backend, { threads: planParallelism('onnx', config.ascend.workers, cores).threads });
+  const { engine, skipped } = await createEngine(loaded.model, config.model.backend, {
+    threads: config.model.threads ?? planParallelism('onnx', config.ascend.workers, cores).threads,
+    device: config.model.device,
+  });
   for (const s of skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
-  const { workers, threads } = planParallelism(engine.info.engine, config.ascend.workers, cores);
+  const plan = planParallelism(engine.info.engine, config.ascend.workers, cores);
+  const workers = plan.workers;
+  const threads = config.model.threads ?? plan.threads;
   emit({ type: 'info', message: `engine ${engine.info.engine} on ${engine.info.backend} (${engine.info.provider}), ${workers} worker${workers === 1 ? '' : 's'}` });
 
   // seed + ascend
@@ -139,6 +144,7 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
               architecture: config.model.architecture,
               backend: engine.info.engine === 'tfjs' ? (engine.info.backend as BackendChoice) : 'onnx',
               threads,
+              device: config.model.device,
               onWorkerDied: (message) => emit({ type: 'warn', message }),
               dieOnceMarker: options.dieOnceMarker,
             },

@@ -15,6 +15,9 @@ export const modelStage = z
     /** Architecture JSON for a weights-only Keras file. */
     architecture: z.string().min(1).optional(),
     backend: z.enum(BACKEND_CHOICES).default('auto'),
+    /** ONNX Runtime: execution provider and intra-op threads (default: the cores, shared among workers). */
+    device: z.enum(['cpu', 'cuda']).default('cpu'),
+    threads: positiveInt.optional(),
   })
   .strict();
 

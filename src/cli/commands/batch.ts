@@ -32,6 +32,8 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
     if (args.model !== 'builtin') sets.push(`model.source=${JSON.stringify(args.model)}`);
     if (args.architecture !== undefined) sets.push(`model.architecture=${JSON.stringify(args.architecture)}`);
     if (args.backend !== 'auto') sets.push(`model.backend=${args.backend}`);
+    if (args.device !== 'cpu') sets.push(`model.device=${args.device}`);
+    if (args.threads !== undefined) sets.push(`model.threads=${args.threads}`);
     if (args.seed !== undefined) sets.push(`seed.seed=${args.seed}`);
     if (args.out !== undefined) sets.push(`write.out=${JSON.stringify(args.out)}`);
     const concurrency = args.concurrency ?? os.availableParallelism();

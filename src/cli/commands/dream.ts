@@ -57,7 +57,7 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
   handler: async (args) => {
     await validateAndRun(
       {
-        model: defined({ source: args.model, architecture: args.architecture, backend: args.backend }),
+        model: defined({ source: args.model, architecture: args.architecture, backend: args.backend, device: args.device, threads: args.threads }),
         seed: defined({ inputs: args.inputs, include: args.include, axis: args.axis, volume: args.volume, window: parseWindow(args.window), seed: args.seed }),
         ascend: {
           mode: 'dream',

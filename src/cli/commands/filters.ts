@@ -43,7 +43,7 @@ export function filtersBuilder(yargs: Argv) {
 
 export function filtersConfig(args: FiltersArgs, defaultOut: string) {
   return {
-    model: defined({ source: args.model, architecture: args.architecture, backend: args.backend }),
+    model: defined({ source: args.model, architecture: args.architecture, backend: args.backend, device: args.device, threads: args.threads }),
     seed: defined({ init: args.init, size: args.size, seed: args.seed }),
     ascend: defined({
       recipe: args.recipe,

@@ -23,6 +23,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     if (args.model !== 'builtin') sets.push(`model.source=${args.model}`);
     if (args.architecture !== undefined) sets.push(`model.architecture=${JSON.stringify(args.architecture)}`);
     if (args.backend !== 'auto') sets.push(`model.backend=${args.backend}`);
+    if (args.device !== 'cpu') sets.push(`model.device=${args.device}`);
+    if (args.threads !== undefined) sets.push(`model.threads=${args.threads}`);
     if (args.seed !== undefined) sets.push(`seed.seed=${args.seed}`);
     if (args.out !== undefined) sets.push(`write.out=${JSON.stringify(args.out)}`);
     const config = applyOverrides(raw, sets);
