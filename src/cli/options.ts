@@ -35,3 +35,24 @@ export function splitList(value: string | undefined): string[] | undefined {
     .map((s) => s.trim())
     .filter(Boolean);
 }
+
+/**
+ * The common flags a user gave explicitly, as `--set` assignments: they win over a pipeline file's
+ * values, exactly as --set does.
+ */
+export function commonOverrides(args: CommonArgs): string[] {
+  const sets: string[] = [];
+  if (args.model !== 'builtin') sets.push(`model.source=${JSON.stringify(args.model)}`);
+  if (args.architecture !== undefined) sets.push(`model.architecture=${JSON.stringify(args.architecture)}`);
+  if (args.backend !== 'auto') sets.push(`model.backend=${args.backend}`);
+  if (args.device !== 'cpu') sets.push(`model.device=${args.device}`);
+  if (args.threads !== undefined) sets.push(`model.threads=${args.threads}`);
+  if (args.seed !== undefined) sets.push(`seed.seed=${args.seed}`);
+  if (args.out !== undefined) sets.push(`write.out=${JSON.stringify(args.out)}`);
+  return sets;
+}
+
+/** Locations point into the file except for values a --set (or a flag) replaced. */
+export function locateUnlessOverridden(locate: (p: (string | number)[], o?: { key?: boolean }) => string | undefined, sets: string[]) {
+  return (p: (string | number)[], o?: { key?: boolean }) => (p.length > 1 && sets.some((s) => s.startsWith(`${p.slice(0, 2).join('.')}=`)) ? '--set' : locate(p, o));
+}

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
 import { applyOverrides, readPipelineFile } from '../../pipeline/file.js';
-import { withCommonOptions, type CommonArgs } from '../options.js';
+import { commonOverrides, locateUnlessOverridden, withCommonOptions, type CommonArgs } from '../options.js';
 import { validateAndRun } from './pipeline-runner.js';
 
 interface BatchArgs extends CommonArgs {
@@ -28,16 +28,9 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
     const { raw, locate } = await readPipelineFile(args.pipeline);
     const mode = (raw.ascend as { mode?: string } | undefined)?.mode;
     if (mode !== 'dream') throw new UsageError(`${args.pipeline}: batch needs a dream pipeline (ascend.mode: dream); found mode ${mode ?? 'filters'}`);
-    const sets = [...(args.set ?? []), `seed.inputs=${JSON.stringify([args.dir])}`];
-    if (args.model !== 'builtin') sets.push(`model.source=${JSON.stringify(args.model)}`);
-    if (args.architecture !== undefined) sets.push(`model.architecture=${JSON.stringify(args.architecture)}`);
-    if (args.backend !== 'auto') sets.push(`model.backend=${args.backend}`);
-    if (args.device !== 'cpu') sets.push(`model.device=${args.device}`);
-    if (args.threads !== undefined) sets.push(`model.threads=${args.threads}`);
-    if (args.seed !== undefined) sets.push(`seed.seed=${args.seed}`);
-    if (args.out !== undefined) sets.push(`write.out=${JSON.stringify(args.out)}`);
+    const sets = [...(args.set ?? []), `seed.inputs=${JSON.stringify([args.dir])}`, ...commonOverrides(args)];
     const concurrency = args.concurrency ?? os.availableParallelism();
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`Expected an integer >= 1 for --concurrency but received ${concurrency}`);
-    await validateAndRun(applyOverrides(raw, sets), args, `batch ${args.dir}`, locate, { concurrency, resume: args.resume });
+    await validateAndRun(applyOverrides(raw, sets), args, `batch ${args.dir}`, locateUnlessOverridden(locate, sets), { concurrency, resume: args.resume });
   },
 };
