@@ -116,5 +116,10 @@ describe('filters pipeline', () => {
     expect(manifest.results).toHaveLength(6);
     expect(manifest.results[0]).toMatchObject({ layer: 'dconv64', filter: 0, file: 'dconv64.png', tile: 'tiles/dconv64-0.png' });
     for (const r of manifest.results) expect(r.activation.end).toBeGreaterThan(r.activation.start);
+    for (const r of manifest.results) expect(r.stripes.alongX + r.stripes.alongY).toBeLessThanOrEqual(1 + 1e-9);
+    expect(manifest.layers.map((l: { layer: string; filters: number }) => [l.layer, l.filters])).toEqual([['dconv64', 3], ['uconv64', 3]]);
+    const d64 = manifest.layers[0];
+    const vertical = manifest.results.filter((r: { layer: string; stripes: { alongX: number; alongY: number } }) => r.layer === 'dconv64' && r.stripes.alongX > 2 * r.stripes.alongY).length;
+    expect(d64.vertical).toBe(vertical);
   });
 });

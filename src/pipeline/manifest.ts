@@ -38,6 +38,8 @@ export interface Manifest {
   startedAt: string;
   wallTimeMs: number;
   results: unknown[];
+  /** Filters mode: per-layer figures (dead units, line detectors by direction). */
+  layers?: unknown[];
 }
 
 export async function writeManifest(dir: string, manifest: Manifest): Promise<string> {

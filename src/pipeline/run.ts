@@ -21,6 +21,7 @@ import type { ValidatedPipeline } from './validate.js';
 import type { EventSink } from './events.js';
 import { runDream, type DreamConfig, type DreamRunOptions } from './dream-run.js';
 import { prepareInit } from '../ascent/init.js';
+import { stripeEnergy, type StripeEnergy } from '../ascent/analysis.js';
 
 export interface FilterRecord {
   layer: string;
@@ -28,6 +29,8 @@ export interface FilterRecord {
   activation: { start: number; end: number };
   /** Present and true when the filter had no gradient at all (a dead unit on this start). */
   dead?: boolean;
+  /** Spectral energy shares of the final image: variation along x (vertical stripes) and along y. */
+  stripes?: StripeEnergy;
   /** The layer's contact sheet. */
   file: string;
   /** This filter's own PNG, with `tiles`. */
@@ -43,6 +46,40 @@ export interface RunOptions extends DreamRunOptions {
 
 function formatActivation(v: number): string {
   return Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(2) : v.toFixed(2);
+}
+
+export interface LayerSummary {
+  layer: string;
+  filters: number;
+  dead: number;
+  meanActivationGain: number;
+  /** Filters whose image varies mostly along x (alongX > 2 alongY): vertical line detectors. */
+  vertical: number;
+  /** ... mostly along y: horizontal line detectors. */
+  horizontal: number;
+  meanAlongX: number;
+  meanAlongY: number;
+}
+
+/** Per-layer figures: how many filters are line detectors in each direction, how many are dead. */
+function layerSummaries(records: FilterRecord[]): LayerSummary[] {
+  const layers = [...new Set(records.map((r) => r.layer))];
+  return layers.map((layer) => {
+    const rs = records.filter((r) => r.layer === layer);
+    const live = rs.filter((r) => !r.dead);
+    const withStripes = live.filter((r) => r.stripes);
+    const mean = (f: (r: FilterRecord) => number, of: FilterRecord[]) => (of.length ? Number((of.reduce((s, r) => s + f(r), 0) / of.length).toFixed(4)) : 0);
+    return {
+      layer,
+      filters: rs.length,
+      dead: rs.length - live.length,
+      meanActivationGain: mean((r) => r.activation.end - r.activation.start, live),
+      vertical: withStripes.filter((r) => r.stripes!.alongX > 2 * r.stripes!.alongY).length,
+      horizontal: withStripes.filter((r) => r.stripes!.alongY > 2 * r.stripes!.alongX).length,
+      meanAlongX: mean((r) => r.stripes!.alongX, withStripes),
+      meanAlongY: mean((r) => r.stripes!.alongY, withStripes),
+    };
+  });
 }
 
 /** A fixed-size model's own size, else the seed's 128. */
@@ -173,6 +210,8 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
       const r = group[i]!;
       const record: FilterRecord = { layer, filter: r.filter, activation: r.activation, file };
       if (r.dead) record.dead = true;
+      const stripes = channels === 1 ? stripeEnergy(r.image, size, size) : undefined;
+      if (stripes) record.stripes = { alongX: Number(stripes.alongX.toFixed(4)), alongY: Number(stripes.alongY.toFixed(4)) };
       if (config.write.tiles) {
         record.tile = path.join('tiles', `${layer}-${r.filter}.png`);
         await ensureWritableDir(path.join(out, 'tiles'));
@@ -192,6 +231,7 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
     startedAt,
     wallTimeMs: Math.round(performance.now() - started),
     results: records,
+    layers: layerSummaries(records),
   };
   await writeManifest(out, manifest);
   return manifest;
