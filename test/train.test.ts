@@ -46,8 +46,11 @@ describe('training', () => {
   it('trains with fast wasm weight gradients: loss falls, a model and a JSON-lines log are written', async () => {
     const out = tempDir();
     const result = await trainUNet({ ...options(out, 6), lr: 3e-3 });
-    const log = readFileSync(path.join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const entries = readFileSync(path.join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = entries.filter((l) => 'loss' in l);
     expect(log.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    // The run ends by recalibrating BatchNorm and logs the validation PSNR after it.
+    expect(entries[entries.length - 1]).toMatchObject({ step: 6, recalibratedBatchNorm: true });
     expect(log[5].loss).toBeLessThan(log[0].loss);
     expect(log[1].valPsnr).toBeTypeOf('number');
     expect(result.imagesPerSecond).toBeGreaterThan(0);
@@ -68,7 +71,7 @@ describe('training', () => {
     let maxDiff = 0;
     wa.forEach((w, i) => w.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - wb[i]![j]!)))));
     expect(maxDiff).toBeLessThan(1e-6);
-    const log = (dir: string) => readFileSync(path.join(dir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const log = (dir: string) => readFileSync(path.join(dir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => 'loss' in l);
     expect(log(interrupted).map((l) => l.step)).toEqual([1, 2, 3, 4]);
     // The first resumed step runs on exactly the checkpointed weights: its loss is bit-identical.
     expect(log(interrupted)[2].loss).toBe(log(straight)[2].loss);
@@ -120,5 +123,24 @@ describe('training', () => {
     expect(report.images[0].note).toBe('resized from 48x48 to 32x32');
     expect(report.images[0].zeroFilled.psnr).toBeGreaterThan(10);
     expect(report.failed[0].input).toBe(path.join(dir, 'nope.dcm'));
+  });
+});
+
+describe('BatchNorm recalibration', () => {
+  it('makes inference on the calibration batch equal training-mode output (exact batch statistics)', async () => {
+    await selectBackend('wasm');
+    const { buildUNet } = await import('../src/model/unet.js');
+    const { recalibrateBatchNorm } = await import('../src/train/batchnorm.js');
+    const { tf } = await import('../src/engine/tf.js');
+    const model = buildUNet({ size: null, seed: 5 });
+    const x = tf.randomUniform([6, 16, 16, 1], 0, 1, 'float32', 4) as import('@tensorflow/tfjs').Tensor4D;
+    const training = (model.apply(x, { training: true }) as import('@tensorflow/tfjs').Tensor).dataSync();
+    const before = (model.predict(x) as import('@tensorflow/tfjs').Tensor).dataSync();
+    const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i]!)));
+    expect(diff(before, training)).toBeGreaterThan(1e-2);
+    const reports = recalibrateBatchNorm(model, x, 4);
+    expect(reports.map((r) => r.layer)).toEqual(['conv64_1', 'conv128_1', 'conv256_1', 'conv512_2', 'conv128_2', 'conv64_2', 'conv64_3']);
+    const after = (model.predict(x) as import('@tensorflow/tfjs').Tensor).dataSync();
+    expect(diff(after, training)).toBeLessThan(1e-3 * Math.max(...Array.from(training, Math.abs)));
   });
 });
