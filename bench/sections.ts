@@ -1,0 +1,179 @@
+/**
+ * One benchmark section per process (so each reports its own peak RSS): `npx tsx bench/sections.ts
+ * SECTION [--quick]`. Prints one JSON object on stdout. Run through `npm run bench` (bench/run.ts).
+ */
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { selectBackend } from '../src/engine/backend.js';
+import { registerFastGradients, unregisterFastGradients } from '../src/engine/gradients/index.js';
+import { TfjsEngine } from '../src/engine/tfjs-engine.js';
+import type { Batch, Engine } from '../src/engine/engine.js';
+import { buildUNet, SEED_LAYERS } from '../src/model/unet.js';
+import { validatePipeline } from '../src/pipeline/validate.js';
+import { runPipeline } from '../src/pipeline/run.js';
+import { createRng } from '../src/ascent/random.js';
+import { tf } from '../src/engine/tf.js';
+import { makeCropBatch } from '../src/train/dataset.js';
+import { dream } from '../src/ascent/dream.js';
+import { createImage } from '../src/io/image.js';
+import { writeImage } from '../src/io/write.js';
+import { randomPhantom } from '../src/mri/index.js';
+
+const [section = '', ...flags] = process.argv.slice(2);
+const quick = flags.includes('--quick');
+const cores = os.availableParallelism();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function noise(n: number, size: number): Batch {
+  const rng = createRng(1);
+  const data = new Float32Array(n * size * size);
+  for (let i = 0; i < data.length; i++) data[i] = rng.next() * 2;
+  return { data, n, height: size, width: size, channels: 1 };
+}
+
+/** Median ms of a seed-recipe step (values + rms-normalised gradient) to one layer, after a warm-up. */
+async function msPerStep(engine: Engine, layer: string, n: number, steps: number): Promise<number> {
+  const x = noise(n, 128);
+  const objective = { kind: 'filter' as const, layer, filters: Array.from({ length: n }, (_, i) => i) };
+  await engine.gradient(x, objective, 'rms');
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t = performance.now();
+    await engine.gradient(x, objective, 'rms');
+    times.push(performance.now() - t);
+  }
+  return Math.round(median(times));
+}
+
+async function onnxEngine(threads = cores): Promise<Engine> {
+  const { createOnnxEngine } = await import('../src/engine/onnx/index.js');
+  return createOnnxEngine(buildUNet(), { threads });
+}
+
+async function seedJob(backend: string, workers: number): Promise<number> {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'unet-dream-bench-'));
+  const t = performance.now();
+  await runPipeline(
+    validatePipeline({
+      model: { backend },
+      seed: { size: 128, seed: 0 },
+      ascend: { layers: [...SEED_LAYERS], filters: quick ? '0-1' : '0-15', steps: quick ? 2 : 20, workers, batch: 4 },
+      write: { out },
+    }),
+    { command: 'bench' },
+  );
+  return Math.round((performance.now() - t) / 100) / 10;
+}
+
+const sections: Record<string, () => Promise<Record<string, unknown>>> = {
+  /** tfjs on wasm: ms per step per seed layer, fast vs default gradients, batch 1 and 8. */
+  async 'tfjs-steps'() {
+    await selectBackend('wasm');
+    const model = buildUNet();
+    const out: Record<string, Record<string, number>> = {};
+    const fast = new TfjsEngine(model, { backend: 'wasm', provider: 'bench' });
+    for (const layer of SEED_LAYERS) out[layer] = { fastBatch1: await msPerStep(fast, layer, 1, quick ? 2 : 5), fastBatch8: await msPerStep(fast, layer, 8, quick ? 1 : 3) };
+    fast.dispose();
+    unregisterFastGradients();
+    const slow = new TfjsEngine(model, { backend: 'wasm', provider: 'bench' });
+    for (const layer of quick ? ['dconv64', 'uconv64'] : SEED_LAYERS) out[layer]!.defaultBatch1 = await msPerStep(slow, layer, 1, quick ? 1 : 2);
+    slow.dispose();
+    registerFastGradients();
+    return { msPerStep: out };
+  },
+  /** ONNX Runtime: ms per step per seed layer, batch 1 and 8, all cores. */
+  async 'onnx-steps'() {
+    await selectBackend('wasm');
+    const engine = await onnxEngine();
+    const out: Record<string, Record<string, number>> = {};
+    for (const layer of SEED_LAYERS) out[layer] = { batch1: await msPerStep(engine, layer, 1, quick ? 2 : 10), batch8: await msPerStep(engine, layer, 8, quick ? 1 : 3) };
+    const stats = (engine.stats?.() ?? {}) as { compileMs?: number; compiles?: number };
+    engine.dispose();
+    return { msPerStep: out, compileMs: Math.round(stats.compileMs ?? 0), compiles: stats.compiles };
+  },
+  /** The seed's job (7 layers x 16 filters x 20 steps, 128x128) on ONNX Runtime, 1 worker (all threads) and N workers. */
+  async 'job-onnx'() {
+    return { seconds: { workers1: await seedJob('onnx', 1), [`workers${cores}`]: await seedJob('onnx', cores) } };
+  },
+  /** The same job on tfjs-wasm with N workers (one thread each). */
+  async 'job-wasm'() {
+    return { seconds: { [`workers${cores}`]: await seedJob('wasm', cores) } };
+  },
+  /** The same job on tfjs-wasm with 1 worker. */
+  async 'job-wasm-1'() {
+    return { seconds: { workers1: await seedJob('wasm', 1) } };
+  },
+  /** A training step: batch 8 of 64x64 crops of 128x128 simulations, Adam, L1, tfjs-wasm. */
+  async train() {
+    await selectBackend('wasm');
+    const model = buildUNet({ size: null, seed: 1 });
+    model.compile({ optimizer: tf.train.adam(1e-3), loss: 'meanAbsoluteError' });
+    const us = { acceleration: 4, center: 0.08, pattern: 'random' as const, axis: 'x' as const };
+    const times: number[] = [];
+    for (let i = 0; i < (quick ? 2 : 5); i++) {
+      const b = makeCropBatch(128, 64, 1, i * 8, 8, us);
+      const x = tf.tensor4d(b.inputs, [8, 64, 64, 1]);
+      const y = tf.tensor4d(b.targets, [8, 64, 64, 1]);
+      const t = performance.now();
+      await model.trainOnBatch(x, y);
+      times.push(performance.now() - t);
+      x.dispose();
+      y.dispose();
+    }
+    const ms = median(times.slice(1));
+    return { stepMs: Math.round(ms), imagesPerSecond: Number(((8 * 1000) / ms).toFixed(2)) };
+  },
+  /** DeepDream on a SIZExSIZE image, 4 octaves x 10 steps on uconv128, tile 512, default engine. */
+  async dream() {
+    await selectBackend('wasm');
+    const size = Number(flags.find((f) => f.startsWith('--size='))?.slice(7) ?? (quick ? 256 : 1024));
+    const steps = Number(flags.find((f) => f.startsWith('--steps='))?.slice(8) ?? (quick ? 2 : 10));
+    const octaves = Number(flags.find((f) => f.startsWith('--octaves='))?.slice(10) ?? 4);
+    const engine = await onnxEngine();
+    const rng = createRng(2);
+    const data = new Float32Array(size * size);
+    for (let i = 0; i < data.length; i++) data[i] = 0.5 + 0.2 * Math.sin(i / 37) + 0.1 * rng.next();
+    const t = performance.now();
+    await dream(engine, { data, width: size, height: size, channels: 1 }, {
+      objective: { kind: 'layers', terms: [{ layer: 'uconv128', weight: 1, reduce: 'mean' }] },
+      octaves, octaveScale: 1.4, steps, step: 0.01, normalize: 'rms', jitter: 32, tile: 512, halo: 32, divisor: 8, seed: 1,
+    });
+    engine.dispose();
+    return { size, octaves, steps, seconds: Math.round((performance.now() - t) / 100) / 10 };
+  },
+  /** `batch` on generated 256x256 MR-like slices (NIfTI), 3 octaves x 10 steps: slices per minute, 1 and N at once. */
+  async batch() {
+    const count = Number(flags.find((f) => f.startsWith('--count='))?.slice(8) ?? (quick ? 4 : 20));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'unet-dream-bench-slices-'));
+    for (let i = 0; i < count; i++) {
+      const phantom = randomPhantom(256, createRng(500 + i)).map((v) => Math.round(v * 1000));
+      await writeImage(createImage(256, 256, 1, phantom, { format: 'nifti', dtype: 'int16', bitDepth: 16 }), path.join(dir, `slice-${i}.nii.gz`));
+    }
+    const rates: Record<string, number> = {};
+    for (const concurrency of [...new Set([1, cores])]) {
+      const out = path.join(dir, `out-${concurrency}`);
+      mkdirSync(out);
+      const t = performance.now();
+      await runPipeline(
+        validatePipeline({
+          seed: { inputs: [dir], include: '*.nii.gz' },
+          ascend: { mode: 'dream', layers: ['uconv128:1', 'conv512:0.5'], octaves: 3, steps: quick ? 2 : 10, jitter: 16 },
+          write: { out },
+        }),
+        { command: 'bench', concurrency },
+      );
+      rates[`concurrency${concurrency}`] = Number(((count * 60000) / (performance.now() - t)).toFixed(1));
+    }
+    return { slices: count, slicesPerMinute: rates };
+  },
+};
+
+const run = sections[section];
+if (!run) {
+  process.stderr.write(`unknown section "${section}"; sections: ${Object.keys(sections).join(', ')}\n`);
+  process.exit(2);
+}
+const result = await run();
+process.stdout.write(`${JSON.stringify({ section, ...result, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`);
