@@ -4,13 +4,14 @@
  * `prepareInit` reads any file once and returns a generator that draws each image from its own keyed
  * stream, so a filter's start never depends on batching or workers.
  */
-import { existsSync } from 'node:fs';
-import { invalidParameterError } from '../errors.js';
+import { existsSync, statSync } from 'node:fs';
+import { InputError, invalidParameterError } from '../errors.js';
 import type { Rng } from './random.js';
 import { resize } from './resample.js';
 import { cartesianMask, isPowerOfTwo, randomPhantom, sheppLogan, zeroFilled } from '../mri/index.js';
 import { parseInputSpec } from '../io/input-spec.js';
 import { readImage } from '../io/read.js';
+import { readDicomSeries } from '../io/series.js';
 import { toGray } from '../io/image.js';
 import { percentileWindow } from '../io/intensity.js';
 
@@ -97,7 +98,14 @@ function aliasedOf(image: Float32Array, shape: ImageShape, aliasing: AliasingOpt
 /** A real image as a [0, 1] grey plane of the requested size (percentile window 0.5-99.5 %). */
 async function loadPlane(spec: string): Promise<{ data: Float32Array; width: number; height: number }> {
   const { path, read } = parseInputSpec(spec);
-  const image = await readImage(path, read);
+  // A folder is a DICOM series, sorted by position along its normal; #slice=N picks one (default: middle).
+  const image = statSync(path).isDirectory()
+    ? await readDicomSeries(path).then((series) => {
+        const index = read.slice ?? Math.floor(series.length / 2);
+        if (index >= series.length) throw new InputError(path, `slice ${index} is out of range: the series holds ${series.length} slices (0..${series.length - 1})`);
+        return series[index]!;
+      })
+    : await readImage(path, read);
   const gray = image.channels === 1 ? image : toGray(image);
   const { image: windowed } = percentileWindow(gray);
   return { data: windowed.data, width: windowed.width, height: windowed.height };

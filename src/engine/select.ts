@@ -12,6 +12,8 @@ export interface EngineSelection {
   engine: Engine;
   /** Candidates skipped on the way, with the reason: shown by --verbose. */
   skipped: string[];
+  /** Set when `auto` wanted ONNX Runtime but the model does not compile (names the layer): always shown. */
+  fallback?: string;
 }
 
 export interface EngineOptions {
@@ -34,6 +36,8 @@ export async function createEngine(model: LayersModel, choice: BackendChoice, op
       const message = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
       if (choice === 'onnx') throw err instanceof UsageError ? err : new UsageError(`--backend onnx cannot load onnxruntime-node: ${message}`);
       skipped.unshift(`onnx: ${message}`);
+      const engine = new TfjsEngine(model, { backend: backend.name, provider: backend.provider });
+      return { engine, skipped, fallback: `${message}; using tfjs on ${backend.name}` };
     }
   }
   return { engine: new TfjsEngine(model, { backend: backend.name, provider: backend.provider }), skipped };

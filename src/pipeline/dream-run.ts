@@ -131,11 +131,11 @@ export interface DreamContext {
   divisor: number;
 }
 
-export async function createDreamContext(config: DreamConfig): Promise<DreamContext & { skipped: string[] }> {
+export async function createDreamContext(config: DreamConfig): Promise<DreamContext & { skipped: string[]; fallback?: string }> {
   const loaded = await loadModel(config.model.source, { architecture: config.model.architecture });
   const objective = buildObjective(loaded.model, parseObjectiveTerms(config.layers), config.objective);
-  const { engine, skipped } = await createEngine(loaded.model, config.model.backend, { threads: config.model.threads, device: config.model.device });
-  return { loaded, engine, objective, channels: modelChannels(loaded.model), divisor: sizeDivisor(loaded.model), skipped };
+  const { engine, skipped, fallback } = await createEngine(loaded.model, config.model.backend, { threads: config.model.threads, device: config.model.device });
+  return { loaded, engine, objective, channels: modelChannels(loaded.model), divisor: sizeDivisor(loaded.model), skipped, fallback };
 }
 
 export interface DreamItemProgress {
@@ -232,6 +232,7 @@ export async function runDream(config: DreamConfig, options: DreamRunOptions): P
   const ctx = await createDreamContext(config);
   if (!ctx.loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: dreams show an initialisation, not learned features' });
   for (const s of ctx.skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
+  if (ctx.fallback) emit({ type: 'warn', message: ctx.fallback });
   const concurrency = Math.max(1, Math.min(options.concurrency ?? 1, specs.length || 1));
   emit({ type: 'info', message: `engine ${ctx.engine.info.engine} on ${ctx.engine.info.backend} (${ctx.engine.info.provider}), ${concurrency} at once` });
   if (previous.size > 0) emit({ type: 'info', message: `resuming: ${previous.size} input${previous.size === 1 ? '' : 's'} already done` });

@@ -142,11 +142,12 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
   planVisualization(loaded.model, { layers: pipeline.layers, filters: pipeline.filters, seed: config.seed.seed, size });
   if (!loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: its filters show an initialisation, not learned features' });
   const cores = os.availableParallelism();
-  const { engine, skipped } = await createEngine(loaded.model, config.model.backend, {
+  const { engine, skipped, fallback } = await createEngine(loaded.model, config.model.backend, {
     threads: config.model.threads ?? planParallelism('onnx', config.ascend.workers, cores).threads,
     device: config.model.device,
   });
   for (const s of skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
+  if (fallback) emit({ type: 'warn', message: fallback });
   const plan = planParallelism(engine.info.engine, config.ascend.workers, cores);
   const workers = plan.workers;
   const threads = config.model.threads ?? plan.threads;
