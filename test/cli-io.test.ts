@@ -90,4 +90,19 @@ describe('inspect, dream, convert from the command line', () => {
     const again = await run('convert', path.join(out, 'tfjs'), path.join(out, 'again.h5'), '--to', 'h5', '--json');
     expect(JSON.parse(again.stdout).sha256).toBe(first.sha256);
   });
+
+  it('auto falls back to tfjs with one line naming a layer ONNX cannot compile', async () => {
+    const { tf } = await import('../src/engine/tf.js');
+    const { saveLayersModel } = await import('../src/model/tfjs-files.js');
+    const input = tf.input({ shape: [null, null, 1] });
+    const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c1' }).apply(input) as import('@tensorflow/tfjs').SymbolicTensor;
+    const norm = tf.layers.layerNormalization({ name: 'my_norm' }).apply(conv) as import('@tensorflow/tfjs').SymbolicTensor;
+    const dir = tempDir();
+    await saveLayersModel(tf.model({ inputs: input, outputs: norm }), dir);
+    const { result, stderr } = await run('filters', '--model', dir, '--layers', 'my_norm', '--filters', '0-1', '--steps', '2', '--size', '16', '--workers', '1', '--out', tempDir());
+    expect(result).toBe(0);
+    const lines = stderr.split('\n').filter((l) => l.startsWith('warning') && l.includes('my_norm'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/warning: .*"my_norm" \(LayerNormalization\).*; using tfjs on wasm/);
+  });
 });
