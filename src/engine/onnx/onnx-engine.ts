@@ -202,11 +202,22 @@ export class OnnxEngine implements Engine {
     const batch = this.specializeBatch && objective.kind === 'filter' ? n : undefined;
     const key = cacheKey(objective, normalize, outputs, batch);
     let pending = this.sessions.get(key);
-    if (!pending) {
-      pending = this.compile(key, objective, normalize, outputs, batch);
+    if (pending) {
+      // Most recently used last: the Map's order is the eviction order.
+      this.sessions.delete(key);
       this.sessions.set(key, pending);
-      // A failed compile is not cached: the error repeats, but a fixed model can retry.
-      pending.catch(() => this.sessions.delete(key));
+      return pending;
+    }
+    pending = this.compile(key, objective, normalize, outputs, batch);
+    this.sessions.set(key, pending);
+    // A failed compile is not cached: the error repeats, but a fixed model can retry.
+    pending.catch(() => this.sessions.delete(key));
+    // Each session holds its own weights and activation arena: keep only the few most recent, so a
+    // job that walks layer after layer does not accumulate every layer's memory.
+    while (this.sessions.size > MAX_LIVE_SESSIONS) {
+      const [oldest, old] = this.sessions.entries().next().value as [string, Promise<CompiledSession>];
+      this.sessions.delete(oldest);
+      old.then((c) => c.session.release()).catch(() => undefined);
     }
     return pending;
   }
@@ -254,6 +265,9 @@ export class OnnxEngine implements Engine {
     return { session, graph, record };
   }
 }
+
+/** Live sessions kept per engine (gradient and values graphs of the current and the previous target). */
+const MAX_LIVE_SESSIONS = 4;
 
 /** Filters are a graph input, so they are not part of the key; layer terms (weights, reductions) are baked. */
 function cacheKey(objective: Objective, normalize: GradientNormalization, outputs: 'values' | 'gradient', batch: number | undefined): string {
