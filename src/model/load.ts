@@ -11,6 +11,7 @@ import { BUILTIN_MODEL_DIR } from './paths.js';
 import { loadLayersModelFromFile } from './tfjs-files.js';
 import { loadKerasH5 } from './keras-h5.js';
 import { buildUNet, UNET_INIT_SEED } from './unet.js';
+import { withInputSize } from './resize.js';
 
 export interface LoadedModel {
   model: LayersModel;
@@ -38,7 +39,9 @@ export function modelSha256(model: LayersModel): string {
 async function loadBuiltin(): Promise<Omit<LoadedModel, 'sha256' | 'spec'>> {
   const json = path.join(BUILTIN_MODEL_DIR, 'model.json');
   if (existsSync(json)) {
-    return { model: await loadLayersModelFromFile(json), id: 'builtin:unet-phantom', trained: true, note: 'U-Net trained on simulated phantoms by `unet-dream train` (see models/unet-phantom/README.md)' };
+    // Trained at any size; shown (and summarised) at the seed's 128x128 like its Keras summary.
+    const model = await withInputSize(await loadLayersModelFromFile(json), 128, 128);
+    return { model, id: 'builtin:unet-phantom', trained: true, note: 'U-Net trained on simulated phantoms by `unet-dream train` (see models/unet-phantom/README.md)' };
   }
   return {
     model: buildUNet({ seed: UNET_INIT_SEED }),
