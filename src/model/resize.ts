@@ -44,9 +44,9 @@ export function sizeDivisor(model: LayersModel): number {
 export async function withInputSize(model: LayersModel, height: number | null, width: number | null): Promise<LayersModel> {
   const current = inputShapeOf(model);
   if (current[0] === height && current[1] === width) return model;
-  // Already any-size (e.g. Dense on channels after global pooling): it takes the requested size as is.
-  if (current[0] === null && current[1] === null) return model;
   const bound = sizeBoundLayer(model);
+  // Already any-size although it has Dense layers (e.g. after global pooling): it takes any size as is.
+  if (bound !== undefined && current[0] === null && current[1] === null) return model;
   if (bound !== undefined) {
     throw new UsageError(
       `the model takes ${current[0]}x${current[1]} inputs only (layer ${bound} ties it to that size); cannot use ${height ?? 'any'}x${width ?? 'any'}`,
