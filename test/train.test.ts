@@ -27,6 +27,7 @@ const options = (out: string, steps: number, resume = false): TrainOptions => ({
   validateEvery: 2,
   validationSize: 2,
   float16: false,
+  residual: true,
 });
 
 describe('training', () => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { type LayersModel } from '../engine/tf.js';
 import { InputError } from '../errors.js';
 import { BUILTIN_MODEL_DIR } from './paths.js';
-import { loadLayersModelFromFile } from './tfjs-files.js';
+import { loadLayersModelFromFile, readModelMetadata } from './tfjs-files.js';
 import { loadKerasH5 } from './keras-h5.js';
 import { buildUNet, UNET_INIT_SEED } from './unet.js';
 import { withInputSize } from './resize.js';
@@ -22,6 +22,8 @@ export interface LoadedModel {
   /** sha256 over topology and weight bytes: two runs with the same hash used the same network. */
   sha256: string;
   trained: boolean;
+  /** Trained by `unet-dream train --residual`: the output is the aliasing, the reconstruction input + output. */
+  residual: boolean;
   /** One sentence a user should know about these weights. */
   note: string;
 }
@@ -41,12 +43,13 @@ async function loadBuiltin(): Promise<Omit<LoadedModel, 'sha256' | 'spec'>> {
   if (existsSync(json)) {
     // Trained at any size; shown (and summarised) at the seed's 128x128 like its Keras summary.
     const model = await withInputSize(await loadLayersModelFromFile(json), 128, 128);
-    return { model, id: 'builtin:unet-phantom', trained: true, note: 'U-Net trained on simulated phantoms by `unet-dream train` (see models/unet-phantom/README.md)' };
+    return { model, id: 'builtin:unet-phantom', trained: true, residual: await trainedResidual(json), note: 'U-Net trained on simulated phantoms by `unet-dream train` (see models/unet-phantom/README.md)' };
   }
   return {
     model: buildUNet({ seed: UNET_INIT_SEED }),
     id: `builtin:unet-init-${UNET_INIT_SEED}`,
     trained: false,
+    residual: false,
     note: `untrained: the seed's U-Net with a fixed-seed initialisation (glorot-uniform, seed ${UNET_INIT_SEED}); trained weights are not shipped yet`,
   };
 }
@@ -61,14 +64,20 @@ async function loadFromPath(spec: string, architecture?: string): Promise<Omit<L
   }
   const lower = file.toLowerCase();
   if (lower.endsWith('.h5') || lower.endsWith('.hdf5') || lower.endsWith('.keras')) {
-    return { model: await loadKerasH5(file, { architecture }), id: path.resolve(file), trained: true, note: `Keras HDF5 model loaded from ${file}` };
+    return { model: await loadKerasH5(file, { architecture }), id: path.resolve(file), trained: true, residual: false, note: `Keras HDF5 model loaded from ${file}` };
   }
-  return { model: await loadLayersModelFromFile(file), id: path.resolve(file), trained: true, note: `loaded from ${file}` };
+  return { model: await loadLayersModelFromFile(file), id: path.resolve(file), trained: true, residual: await trainedResidual(file), note: `loaded from ${file}` };
 }
 
 export interface LoadModelOptions {
   /** Architecture (Keras JSON or model.json) for a weights-only Keras file. */
   architecture?: string;
+}
+
+/** Whether a model.json written by `unet-dream train` says it was trained residually. */
+async function trainedResidual(jsonPath: string): Promise<boolean> {
+  const meta = (await readModelMetadata(jsonPath)) as { unetDream?: { residual?: boolean } } | undefined;
+  return meta?.unetDream?.residual === true;
 }
 
 export async function loadModel(spec = 'builtin', options: LoadModelOptions = {}): Promise<LoadedModel> {

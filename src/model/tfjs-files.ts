@@ -53,6 +53,12 @@ export async function readModelArtifacts(jsonPath: string): Promise<tf.io.ModelA
   };
 }
 
+/** A model.json's user metadata, without reading its weights. */
+export async function readModelMetadata(jsonPath: string): Promise<Record<string, unknown> | undefined> {
+  const json = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as ModelJson;
+  return json.userDefinedMetadata as Record<string, unknown> | undefined;
+}
+
 export async function loadLayersModelFromFile(jsonPath: string): Promise<LayersModel> {
   const artifacts = await readModelArtifacts(jsonPath);
   try {

@@ -24,8 +24,11 @@ export interface EvalReport {
   gain: QualityPair;
 }
 
-/** Runs the model on a batch of single-channel images (N*H*W floats), in chunks to bound memory. */
-export function predictImages(model: LayersModel, images: Float32Array, n: number, height: number, width: number, chunk = 8): Float32Array {
+/**
+ * Runs the model on a batch of single-channel images (N*H*W floats), in chunks to bound memory.
+ * A residual model predicts the aliasing to remove: its reconstruction is input + output.
+ */
+export function predictImages(model: LayersModel, images: Float32Array, n: number, height: number, width: number, residual = false, chunk = 8): Float32Array {
   const out = new Float32Array(images.length);
   const pixels = height * width;
   for (let i = 0; i < n; i += chunk) {
@@ -34,6 +37,7 @@ export function predictImages(model: LayersModel, images: Float32Array, n: numbe
     out.set(y.dataSync() as Float32Array, i * pixels);
     y.dispose();
   }
+  if (residual) for (let k = 0; k < out.length; k++) out[k]! += images[k]!;
   return out;
 }
 
@@ -46,9 +50,9 @@ export interface ImagePairs {
 }
 
 /** Quality of inputs and outputs against targets; data range 1 (targets live in [0, 1]). */
-export function scorePairs(model: LayersModel, pairs: ImagePairs): Omit<EvalReport, 'size' | 'acceleration'> {
+export function scorePairs(model: LayersModel, pairs: ImagePairs, residual = false): Omit<EvalReport, 'size' | 'acceleration'> {
   const { n, height, width } = pairs;
-  const outputs = predictImages(model, pairs.inputs, n, height, width);
+  const outputs = predictImages(model, pairs.inputs, n, height, width, residual);
   const pixels = height * width;
   const sums = { zp: 0, zs: 0, np: 0, ns: 0 };
   for (let i = 0; i < n; i++) {
@@ -66,9 +70,9 @@ export function scorePairs(model: LayersModel, pairs: ImagePairs): Omit<EvalRepo
 }
 
 /** Held-out phantoms (split `test`, never seen in training or validation). */
-export function evaluatePhantoms(model: LayersModel, options: { n: number; size: number; seed: number } & UndersamplingOptions): EvalReport {
+export function evaluatePhantoms(model: LayersModel, options: { n: number; size: number; seed: number; residual?: boolean } & UndersamplingOptions): EvalReport {
   const batch = makeBatch(options.size, options.seed, 'test', 0, options.n, options);
-  const scored = scorePairs(model, { inputs: batch.inputs, targets: batch.targets, n: batch.n, height: options.size, width: options.size });
+  const scored = scorePairs(model, { inputs: batch.inputs, targets: batch.targets, n: batch.n, height: options.size, width: options.size }, options.residual);
   return { ...scored, size: options.size, acceleration: options.acceleration };
 }
 
@@ -87,7 +91,7 @@ export interface ImageEval {
 export async function evaluateImages(
   model: LayersModel,
   files: string[],
-  options: { size: number; seed: number } & UndersamplingOptions,
+  options: { size: number; seed: number; residual?: boolean } & UndersamplingOptions,
 ): Promise<EvalReport & { images: ImageEval[]; failed: { input: string; error: string }[] }> {
   const size = options.size;
   const pixels = size * size;
@@ -116,7 +120,7 @@ export async function evaluateImages(
   const all = { inputs: new Float32Array(n * pixels), targets: new Float32Array(n * pixels), n, height: size, width: size };
   inputs.forEach((x, i) => all.inputs.set(x, i * pixels));
   targets.forEach((t, i) => all.targets.set(t, i * pixels));
-  const outputs = predictImages(model, all.inputs, n, size, size);
+  const outputs = predictImages(model, all.inputs, n, size, size, options.residual);
   for (let i = 0; i < n; i++) {
     const t = all.targets.subarray(i * pixels, (i + 1) * pixels);
     const zf = all.inputs.subarray(i * pixels, (i + 1) * pixels);

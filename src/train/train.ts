@@ -37,6 +37,11 @@ export interface TrainOptions {
   validationSize: number;
   /** Store final weights as float16 (half the size; widened to float32 on load). */
   float16: boolean;
+  /**
+   * Residual learning: the network learns the aliasing (target - input) and the reconstruction is
+   * input + output. The architecture is unchanged; it starts at zero-filled quality instead of below it.
+   */
+  residual: boolean;
 }
 
 export interface TrainResult {
@@ -170,12 +175,13 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   const valPairs = { inputs: val.inputs, targets: val.targets, n: val.n, height: options.size, width: options.size };
   const started = performance.now();
   let lastLoss = NaN;
-  let lastVal = scorePairs(model, valPairs);
+  let lastVal = scorePairs(model, valPairs, options.residual);
 
   for (let step = startStep + 1; step <= options.steps; step++) {
     const batch = makeCropBatch(options.size, options.crop, options.seed, (step - 1) * options.batch, options.batch, us);
     const x = tf.tensor4d(batch.inputs, [batch.n, batch.size, batch.size, 1]);
-    const y = tf.tensor4d(batch.targets, [batch.n, batch.size, batch.size, 1]);
+    const targets = options.residual ? batch.targets.map((t, k) => t - batch.inputs[k]!) : batch.targets;
+    const y = tf.tensor4d(targets, [batch.n, batch.size, batch.size, 1]);
     const loss = (await model.trainOnBatch(x, y)) as number;
     x.dispose();
     y.dispose();
@@ -183,7 +189,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
     lastLoss = loss;
     const record: Record<string, number> = { step, loss, elapsedMs: Math.round(elapsedBefore + performance.now() - started) };
     if (step % options.validateEvery === 0 || step === options.steps) {
-      lastVal = scorePairs(model, valPairs);
+      lastVal = scorePairs(model, valPairs, options.residual);
       record.valPsnr = lastVal.network.psnr;
       record.valSsim = lastVal.network.ssim;
       record.zeroFilledPsnr = lastVal.zeroFilled.psnr;
@@ -201,7 +207,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   const recalibrated = recalibrateBatchNorm(model, calibrationInputs);
   calibrationInputs.dispose();
   const beforeRecalibration = lastVal;
-  lastVal = scorePairs(model, valPairs);
+  lastVal = scorePairs(model, valPairs, options.residual);
   onEvent({ type: 'info', message: `BatchNorm recalibrated on 64 crops (${recalibrated.length} layers): validation PSNR ${beforeRecalibration.network.psnr.toFixed(2)} -> ${lastVal.network.psnr.toFixed(2)} dB` });
   await fs.appendFile(logFile, `${JSON.stringify({ step: options.steps, recalibratedBatchNorm: true, valPsnr: lastVal.network.psnr, valSsim: lastVal.network.ssim, zeroFilledPsnr: lastVal.zeroFilled.psnr })}\n`);
 
@@ -209,7 +215,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   const doneSteps = options.steps - startStep;
   await saveLayersModel(model, options.out, {
     quantize: options.float16 ? 'float16' : undefined,
-    metadata: { unetDream: { steps: options.steps, seed: options.seed, size: options.size, crop: options.crop, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch } },
+    metadata: { unetDream: { steps: options.steps, seed: options.seed, size: options.size, crop: options.crop, residual: options.residual, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch } },
   });
   await saveCheckpoint(model, options.out, options.steps, options, wallTimeMs);
   return {

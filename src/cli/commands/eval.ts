@@ -33,13 +33,13 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('axis', { choices: MASK_AXES, default: 'x' }) as unknown as Argv<EvalArgs>,
   handler: async (args) => {
     const us = { acceleration: args.acceleration, center: args.center, pattern: args.pattern as MaskPattern, axis: args.axis as MaskAxis };
-    validateTrainOptions({ ...us, size: args.size, crop: args.size, steps: 1, batch: 1, checkpointEvery: 1, validateEvery: 1, validationSize: args.n, lr: 1, loss: 'l1', out: '', seed: 0, resume: false, float16: false });
+    validateTrainOptions({ ...us, size: args.size, crop: args.size, residual: false, steps: 1, batch: 1, checkpointEvery: 1, validateEvery: 1, validationSize: args.n, lr: 1, loss: 'l1', out: '', seed: 0, resume: false, float16: false });
     await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const loaded = await loadModel(args.model, { architecture: args.architecture });
     const model = await withInputSize(loaded.model, args.size, args.size);
     const report: EvalReport & { images?: ImageEval[]; failed?: { input: string; error: string }[] } = args.images?.length
-      ? await evaluateImages(model, args.images, { size: args.size, seed: args.seed ?? 12345, ...us })
-      : evaluatePhantoms(model, { n: args.n, size: args.size, seed: args.seed ?? 12345, ...us });
+      ? await evaluateImages(model, args.images, { size: args.size, seed: args.seed ?? 12345, residual: loaded.residual, ...us })
+      : evaluatePhantoms(model, { n: args.n, size: args.size, seed: args.seed ?? 12345, residual: loaded.residual, ...us });
     const out = { model: loaded.id, ...report };
     if (report.failed?.length) outcome.exitCode = 1;
     if (args.json) {

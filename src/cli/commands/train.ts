@@ -22,6 +22,7 @@ interface TrainArgs extends CommonArgs {
   'validate-every': number;
   'validation-size': number;
   float16: boolean;
+  residual: boolean;
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -43,6 +44,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('checkpoint-every', { type: 'number', default: 50, describe: 'steps between checkpoints (a killed run loses at most this many)' })
       .option('validate-every', { type: 'number', default: 50, describe: 'steps between validation PSNR measurements' })
       .option('validation-size', { type: 'number', default: 16, describe: 'held-out validation phantoms' })
+      .option('residual', { type: 'boolean', default: true, describe: 'learn the aliasing (target - input); reconstruction = input + output' })
       .option('float16', { type: 'boolean', default: true, describe: 'store the final weights as float16' }) as unknown as Argv<TrainArgs>,
   handler: async (args) => {
     const options: TrainOptions = {
@@ -63,6 +65,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       validateEvery: args['validate-every'],
       validationSize: args['validation-size'],
       float16: args.float16,
+      residual: args.residual,
     };
     const backend = await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const reporter = createReporter(args);
