@@ -57,6 +57,10 @@ describe('training', () => {
     expect(result.imagesPerSecond).toBeGreaterThan(0);
     const model = await loadLayersModelFromFile(path.join(out, 'model.json'));
     expect(model.countParams()).toBe(2881217);
+    // target / zero-filled / network rows for up to 4 validation images (2 here, 32x32 each)
+    const { default: sharp } = await import('sharp');
+    const meta = await sharp(path.join(out, 'val-examples.png')).metadata();
+    expect([meta.width, meta.height]).toEqual([2 * 32, 3 * 32]);
   });
 
   it('a resumed run ends with the same weights as an uninterrupted one', async () => {

@@ -13,7 +13,8 @@ import { buildUNet } from '../model/unet.js';
 import { loadLayersModelFromFile, saveLayersModel } from '../model/tfjs-files.js';
 import type { EventSink } from '../pipeline/events.js';
 import { makeBatch, makeCropBatch } from './dataset.js';
-import { scorePairs, type QualityPair } from './evaluate.js';
+import { predictImages, scorePairs, type QualityPair } from './evaluate.js';
+import sharp from 'sharp';
 import { recalibrateBatchNorm } from './batchnorm.js';
 
 export interface TrainOptions {
@@ -211,6 +212,8 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   onEvent({ type: 'info', message: `BatchNorm recalibrated on 64 crops (${recalibrated.length} layers): validation PSNR ${beforeRecalibration.network.psnr.toFixed(2)} -> ${lastVal.network.psnr.toFixed(2)} dB` });
   await fs.appendFile(logFile, `${JSON.stringify({ step: options.steps, recalibratedBatchNorm: true, valPsnr: lastVal.network.psnr, valSsim: lastVal.network.ssim, zeroFilledPsnr: lastVal.zeroFilled.psnr })}\n`);
 
+  await writeExamplesSheet(model, valPairs, options.residual, path.join(options.out, 'val-examples.png'));
+
   const wallTimeMs = Math.round(elapsedBefore + performance.now() - started);
   const doneSteps = options.steps - startStep;
   await saveLayersModel(model, options.out, {
@@ -226,4 +229,22 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
     validation: { zeroFilled: lastVal.zeroFilled, network: lastVal.network },
     modelDir: options.out,
   };
+}
+
+/** Four validation images in three rows: fully sampled target, zero-filled input, network output. */
+async function writeExamplesSheet(model: LayersModel, pairs: { inputs: Float32Array; targets: Float32Array; n: number; height: number; width: number }, residual: boolean, file: string): Promise<void> {
+  const n = Math.min(4, pairs.n);
+  const { height: h, width: w } = pairs;
+  const outputs = predictImages(model, pairs.inputs.subarray(0, n * h * w), n, h, w, residual);
+  const rows = [pairs.targets, pairs.inputs, outputs];
+  const canvas = new Uint8Array(n * w * 3 * h);
+  rows.forEach((row, r) => {
+    for (let k = 0; k < n; k++) {
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) canvas[(r * h + y) * n * w + k * w + x] = Math.max(0, Math.min(255, Math.round(row[(k * h + y) * w + x]! * 255)));
+      }
+    }
+  });
+  const png = await sharp(canvas, { raw: { width: n * w, height: 3 * h, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+  await writeFileAtomic(file, png);
 }
