@@ -1,19 +1,31 @@
-/** unet-dream as a library: the same pieces the CLI uses. */
+/** unet-dream as a library: the same pieces the CLI uses. Library code never prints. */
 export { UsageError, InputError, OutputError, invalidParameterError } from './errors.js';
 export { tf } from './engine/tf.js';
 export { selectBackend, BACKEND_CHOICES, type BackendChoice } from './engine/backend.js';
-export type { Engine, Batch, Objective, GradientNormalization, GradientResult } from './engine/engine.js';
-export { createEngine } from './engine/select.js';
+export type { Engine, Batch, Objective, GradientNormalization, GradientResult, EngineInfo } from './engine/engine.js';
+export { createEngine, type EngineSelection, type EngineOptions } from './engine/select.js';
 export { TfjsEngine } from './engine/tfjs-engine.js';
+export { registerFastGradients } from './engine/gradients/index.js';
 export { buildUNet, SEED_LAYERS } from './model/unet.js';
 export { loadModel, type LoadedModel } from './model/load.js';
+export { loadKerasH5, saveKerasH5 } from './model/keras-h5.js';
+export { loadLayersModelFromFile, saveLayersModel } from './model/tfjs-files.js';
 export { summarize, formatSummary } from './model/summary.js';
 export { withInputSize } from './model/resize.js';
 export { ascend } from './ascent/ascend.js';
-export { visualizeFilters, planVisualization } from './ascent/visualize.js';
+export { visualizeFilters, planVisualization, type FilterResult, type VisualizeOptions } from './ascent/visualize.js';
+export { parseFilterSelection } from './ascent/filters.js';
+export { parseInit, prepareInit } from './ascent/init.js';
+export { dream, type DreamOptions } from './ascent/dream.js';
+export { stripeEnergy } from './ascent/analysis.js';
 export { RECIPES, getRecipe } from './ascent/recipes.js';
 export { renderSheet, sheetGeometry } from './render/sheet.js';
 export { renderTile, minMaxWindow } from './render/tile.js';
+export { readImage, readImages, writeImage, writeImages, percentileWindow, walkInputs, readDicomSeries, type RawImage } from './io/index.js';
+export * as mri from './mri/index.js';
+export { trainUNet, type TrainOptions } from './train/train.js';
+export { evaluatePhantoms, evaluateImages } from './train/evaluate.js';
+export { recalibrateBatchNorm } from './train/batchnorm.js';
 export { validatePipeline } from './pipeline/validate.js';
 export { runPipeline } from './pipeline/run.js';
 export { readPipelineFile, applyOverrides } from './pipeline/file.js';
