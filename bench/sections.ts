@@ -59,7 +59,7 @@ async function seedJob(backend: string, workers: number): Promise<number> {
     validatePipeline({
       model: { backend },
       seed: { size: 128, seed: 0 },
-      ascend: { layers: [...SEED_LAYERS], filters: quick ? '0-1' : '0-15', steps: quick ? 2 : 20, workers, batch: 4 },
+      ascend: { layers: [...SEED_LAYERS], filters: quick ? '0-1' : '0-15', steps: quick ? 2 : 20, workers },
       write: { out },
     }),
     { command: 'bench' },

@@ -57,7 +57,7 @@ export const ascendStage = z
     steps: z.number().int().min(0).optional(),
     step: z.number().positive().optional(),
     normalize: z.enum(GRADIENT_NORMALIZATIONS as [string, ...string[]]).optional(),
-    batch: positiveInt.default(4),
+    batch: positiveInt.default(1),
     /** Worker threads, each with its own engine; default: one per core. */
     workers: positiveInt.optional(),
     /** Dream: mean or mean-squared activation, octaves, jitter, tiles, colour handling. */

@@ -32,7 +32,7 @@ export function filtersBuilder(yargs: Argv) {
     .option('size', { type: 'number', describe: 'image size in pixels (default 128)' })
     .option('init', { type: 'string', describe: 'starting image: uniform:LO:HI | gaussian:MEAN:STD (default uniform:0:2)' })
     .option('recipe', { type: 'string', describe: `ascent recipe: ${RECIPE_NAMES.join(', ')}` })
-    .option('batch', { type: 'number', describe: 'filters optimised together (default 4)' })
+    .option('batch', { type: 'number', describe: 'filters optimised together, one per batch image (default 1: per image as fast as larger batches here, and leanest)' })
     .option('workers', { type: 'number', describe: 'worker threads, one engine each (default: number of cores)' })
     .option('colormap', { type: 'string', describe: `${COLORMAPS.join(' | ')} (default viridis)` })
     .option('normalize', { type: 'string', describe: 'tile | sheet: min-max per tile (default) or one window per sheet' })
