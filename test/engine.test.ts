@@ -13,6 +13,21 @@ function randomBatch(n: number, size: number, seed: number): Batch {
   return { data, n, height: size, width: size, channels: 1 };
 }
 
+/** Central differences of the objective at a few pixels against the engine's raw gradient. */
+async function expectFiniteDifferences(engine: TfjsEngine, x: Batch, objective: Objective, pixels: number[]): Promise<void> {
+  const { gradient } = await engine.gradient(x, objective, 'none');
+  const maxG = Math.max(...Array.from(gradient, Math.abs));
+  const h = 1e-2;
+  for (const pixel of pixels) {
+    const plus = { ...x, data: Float32Array.from(x.data) };
+    const minus = { ...x, data: Float32Array.from(x.data) };
+    plus.data[pixel]! += h;
+    minus.data[pixel]! -= h;
+    const fd = ((await engine.evaluate(plus, objective))[0]! - (await engine.evaluate(minus, objective))[0]!) / (2 * h);
+    expect(Math.abs(fd - gradient[pixel]!), `pixel ${pixel}`).toBeLessThan(2e-3 * maxG + 1e-5);
+  }
+}
+
 describe('tfjs engine', () => {
   beforeAll(async () => {
     await selectBackend('cpu');
@@ -23,18 +38,9 @@ describe('tfjs engine', () => {
     const engine = new TfjsEngine(tinyConvNet(3, 'tanh'), { backend: 'cpu', provider: 'test' });
     const x = randomBatch(1, 8, 11);
     const objective: Objective = { kind: 'filter', layer: 'c2', filters: [1] };
-    const { gradient, values } = await engine.gradient(x, objective, 'none');
+    const { values } = await engine.gradient(x, objective, 'none');
     expect(values[0]).toBeCloseTo((await engine.evaluate(x, objective))[0]!, 6);
-    const h = 1e-2;
-    const maxG = Math.max(...Array.from(gradient, Math.abs));
-    for (const pixel of [0, 9, 18, 27, 36, 45, 54, 63]) {
-      const plus = { ...x, data: Float32Array.from(x.data) };
-      const minus = { ...x, data: Float32Array.from(x.data) };
-      plus.data[pixel]! += h;
-      minus.data[pixel]! -= h;
-      const fd = ((await engine.evaluate(plus, objective))[0]! - (await engine.evaluate(minus, objective))[0]!) / (2 * h);
-      expect(Math.abs(fd - gradient[pixel]!)).toBeLessThan(2e-3 * maxG + 1e-5);
-    }
+    await expectFiniteDifferences(engine, x, objective, [0, 9, 18, 27, 36, 45, 54, 63]);
     engine.dispose();
   });
 
@@ -42,17 +48,7 @@ describe('tfjs engine', () => {
     const engine = new TfjsEngine(tinyConvNet(5, 'tanh'), { backend: 'cpu', provider: 'test' });
     const x = randomBatch(1, 8, 12);
     const objective: Objective = { kind: 'layers', terms: [{ layer: 'c1', weight: 1, reduce: 'mean' }, { layer: 'c2', weight: 0.5, reduce: 'l2' }] };
-    const { gradient } = await engine.gradient(x, objective, 'none');
-    const maxG = Math.max(...Array.from(gradient, Math.abs));
-    const h = 1e-2;
-    for (const pixel of [3, 20, 41, 60]) {
-      const plus = { ...x, data: Float32Array.from(x.data) };
-      const minus = { ...x, data: Float32Array.from(x.data) };
-      plus.data[pixel]! += h;
-      minus.data[pixel]! -= h;
-      const fd = ((await engine.evaluate(plus, objective))[0]! - (await engine.evaluate(minus, objective))[0]!) / (2 * h);
-      expect(Math.abs(fd - gradient[pixel]!)).toBeLessThan(2e-3 * maxG + 1e-5);
-    }
+    await expectFiniteDifferences(engine, x, objective, [3, 20, 41, 60]);
     engine.dispose();
   });
 

@@ -1,6 +1,7 @@
 /** Option builders shared by every command (DESIGN §1), so flags mean the same everywhere. */
 import type { Argv } from 'yargs';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend.js';
+import { MASK_AXES, MASK_PATTERNS, type MaskAxis, type MaskPattern } from '../mri/index.js';
 
 export interface CommonArgs {
   model: string;
@@ -55,4 +56,24 @@ export function commonOverrides(args: CommonArgs): string[] {
 /** Locations point into the file except for values a --set (or a flag) replaced. */
 export function locateUnlessOverridden(locate: (p: (string | number)[], o?: { key?: boolean }) => string | undefined, sets: string[]) {
   return (p: (string | number)[], o?: { key?: boolean }) => (p.length > 1 && sets.some((s) => s.startsWith(`${p.slice(0, 2).join('.')}=`)) ? '--set' : locate(p, o));
+}
+
+export interface UndersamplingArgs {
+  acceleration: number;
+  center: number;
+  pattern: string;
+  axis: string;
+}
+
+/** k-space undersampling flags, shared by train and eval. */
+export function withUndersamplingOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('acceleration', { type: 'number', default: 4, describe: 'undersampling factor R' })
+    .option('center', { type: 'number', default: 0.08, describe: 'fully sampled centre fraction of k-space lines' })
+    .option('pattern', { choices: MASK_PATTERNS, default: 'random', describe: 'which outer lines are kept' })
+    .option('axis', { choices: MASK_AXES, default: 'x', describe: 'undersampled phase-encoding axis' });
+}
+
+export function undersamplingOf(args: UndersamplingArgs) {
+  return { acceleration: args.acceleration, center: args.center, pattern: args.pattern as MaskPattern, axis: args.axis as MaskAxis };
 }

@@ -61,12 +61,17 @@ interface CheckpointState {
   elapsedMs: number;
 }
 
-export function validateTrainOptions(o: TrainOptions): void {
+/** The undersampling settings train and eval share: checked before any work. */
+export function validateUndersampling(o: { acceleration: number; center: number; size: number }): void {
   if (!(o.acceleration >= 1)) throw invalidParameterError('--acceleration', 'a number >= 1', o.acceleration);
   if (!(o.center >= 0 && o.center <= 1)) throw invalidParameterError('--center', 'a fraction in [0, 1]', o.center);
   if (!Number.isInteger(o.size) || !isPowerOfTwo(o.size) || o.size < 16) {
     throw invalidParameterError('--size', 'a power of two >= 16 (the FFT needs powers of two; the U-Net needs multiples of 8)', o.size);
   }
+}
+
+export function validateTrainOptions(o: TrainOptions): void {
+  validateUndersampling(o);
   if (!Number.isInteger(o.crop) || o.crop % 8 !== 0 || o.crop < 16 || o.crop > o.size) {
     throw invalidParameterError('--crop', `a multiple of 8 between 16 and --size (${o.size})`, o.crop);
   }

@@ -4,36 +4,29 @@ import { selectBackend } from '../../engine/backend.js';
 import { loadModel } from '../../model/load.js';
 import { withInputSize } from '../../model/resize.js';
 import { evaluateImages, evaluatePhantoms, type EvalReport, type ImageEval } from '../../train/evaluate.js';
-import { validateTrainOptions } from '../../train/train.js';
-import { MASK_AXES, MASK_PATTERNS, type MaskAxis, type MaskPattern } from '../../mri/index.js';
-import { withCommonOptions, type CommonArgs } from '../options.js';
+import { validateUndersampling } from '../../train/train.js';
+import { invalidParameterError } from '../../errors.js';
+import { undersamplingOf, withCommonOptions, withUndersamplingOptions, type CommonArgs, type UndersamplingArgs } from '../options.js';
 import { outcome } from '../outcome.js';
 
-interface EvalArgs extends CommonArgs {
+interface EvalArgs extends CommonArgs, UndersamplingArgs {
   images?: string[];
   n: number;
   size: number;
-  acceleration: number;
-  center: number;
-  pattern: string;
-  axis: string;
 }
 
 export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval',
   describe: 'PSNR and SSIM of zero-filled input and of the network on held-out undersampled phantoms',
   builder: (yargs: Argv) =>
-    withCommonOptions(yargs)
+    withUndersamplingOptions(withCommonOptions(yargs))
       .option('images', { type: 'string', array: true, describe: 'evaluate retrospective undersampling of these images instead of phantoms' })
       .option('n', { type: 'number', default: 200, describe: 'held-out phantoms' })
-      .option('size', { type: 'number', default: 128, describe: 'image size (power of two)' })
-      .option('acceleration', { type: 'number', default: 4 })
-      .option('center', { type: 'number', default: 0.08 })
-      .option('pattern', { choices: MASK_PATTERNS, default: 'random' })
-      .option('axis', { choices: MASK_AXES, default: 'x' }) as unknown as Argv<EvalArgs>,
+      .option('size', { type: 'number', default: 128, describe: 'image size (power of two)' }) as unknown as Argv<EvalArgs>,
   handler: async (args) => {
-    const us = { acceleration: args.acceleration, center: args.center, pattern: args.pattern as MaskPattern, axis: args.axis as MaskAxis };
-    validateTrainOptions({ ...us, size: args.size, crop: args.size, residual: false, steps: 1, batch: 1, checkpointEvery: 1, validateEvery: 1, validationSize: args.n, lr: 1, loss: 'l1', out: '', seed: 0, resume: false, float16: false });
+    const us = undersamplingOf(args);
+    validateUndersampling({ ...us, size: args.size });
+    if (!Number.isInteger(args.n) || args.n < 1) throw invalidParameterError('--n', 'an integer >= 1', args.n);
     await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const loaded = await loadModel(args.model, { architecture: args.architecture });
     const model = await withInputSize(loaded.model, args.size, args.size);

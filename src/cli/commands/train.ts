@@ -2,19 +2,14 @@
 import type { Argv, CommandModule } from 'yargs';
 import { selectBackend } from '../../engine/backend.js';
 import { trainUNet, type TrainOptions } from '../../train/train.js';
-import { withCommonOptions, type CommonArgs } from '../options.js';
+import { undersamplingOf, withCommonOptions, withUndersamplingOptions, type CommonArgs, type UndersamplingArgs } from '../options.js';
 import { createReporter } from '../reporter.js';
-import { MASK_AXES, MASK_PATTERNS } from '../../mri/index.js';
 
-interface TrainArgs extends CommonArgs {
+interface TrainArgs extends CommonArgs, UndersamplingArgs {
   steps: number;
   batch: number;
   size: number;
   crop?: number;
-  acceleration: number;
-  center: number;
-  pattern: string;
-  axis: string;
   lr: number;
   loss: string;
   resume: boolean;
@@ -29,15 +24,11 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train',
   describe: 'train the U-Net to remove aliasing from undersampled phantoms',
   builder: (yargs: Argv) =>
-    withCommonOptions(yargs)
+    withUndersamplingOptions(withCommonOptions(yargs))
       .option('steps', { type: 'number', default: 2000, describe: 'optimizer steps' })
       .option('batch', { type: 'number', default: 8, describe: 'images per step' })
       .option('size', { type: 'number', default: 128, describe: 'simulated image size (power of two): the acquisition whose aliasing is learned' })
       .option('crop', { type: 'number', describe: 'training patch size cut from each image (default: --size; 64 trains ~4x faster per step)' })
-      .option('acceleration', { type: 'number', default: 4, describe: 'undersampling factor R' })
-      .option('center', { type: 'number', default: 0.08, describe: 'fully sampled centre fraction of k-space lines' })
-      .option('pattern', { choices: MASK_PATTERNS, default: 'random', describe: 'which outer lines are kept' })
-      .option('axis', { choices: MASK_AXES, default: 'x', describe: 'undersampled phase-encoding axis' })
       .option('lr', { type: 'number', default: 1e-3, describe: 'Adam learning rate' })
       .option('loss', { choices: ['l1', 'mse'], default: 'l1' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue from the last checkpoint in --out' })
@@ -53,10 +44,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       batch: args.batch,
       size: args.size,
       crop: args.crop ?? args.size,
-      acceleration: args.acceleration,
-      center: args.center,
-      pattern: args.pattern as TrainOptions['pattern'],
-      axis: args.axis as TrainOptions['axis'],
+      ...undersamplingOf(args),
       lr: args.lr,
       loss: args.loss as TrainOptions['loss'],
       seed: args.seed ?? 0,
