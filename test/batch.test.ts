@@ -92,4 +92,39 @@ describe('batch', () => {
     for (const f of inputs) expect((await sharp(path.join(out, f)).stats()).channels).toHaveLength(1);
     expect(existsSync(path.join(out, 'manifest.json'))).toBe(true);
   });
+
+  it('SIGINT finishes the inputs in flight, writes the manifest and exits 130', async () => {
+    const dir = await makeInputs(6, []);
+    const out = path.join(tempDir(), 'out');
+    mkdirSync(out);
+    const bin = path.resolve('src/cli/bin.ts');
+    const child = spawn(process.execPath, ['--import', 'tsx', bin, 'batch', dir, '--pipeline', pipelineFile(4), '--out', out, '--concurrency', '1', '--backend', 'wasm'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        try {
+          if (JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).results.length >= 1) {
+            clearInterval(timer);
+            child.kill('SIGINT');
+            resolve();
+          }
+        } catch {
+          // not written yet
+        }
+      }, 50);
+      void exited.then(() => {
+        clearInterval(timer);
+        reject(new Error('the batch finished before it could be interrupted'));
+      });
+    });
+    expect(await exited).toBe(130);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    const done = manifest.results.map((r: { input: string }) => path.basename(r.input));
+    // Stopped early, and everything recorded has its output, complete.
+    expect(done.length).toBeGreaterThanOrEqual(1);
+    expect(done.length).toBeLessThan(6);
+    const files = readdirSync(out).filter((f) => f.endsWith('.png')).sort();
+    expect(files).toEqual(done.sort());
+    for (const f of files) expect((await sharp(path.join(out, f)).metadata()).width).toBe(24);
+  });
 });
