@@ -27,12 +27,15 @@ const plan: { section: string; args?: string[] }[] = [
   { section: 'tfjs-steps' },
   { section: 'onnx-steps' },
   { section: 'job-onnx' },
+  { section: 'job-onnx-n' },
   { section: 'job-wasm' },
   ...(full ? [{ section: 'job-wasm-1' }] : []),
   { section: 'train' },
   { section: 'dream' },
   ...(full ? [{ section: 'dream', args: ['--size=4096', '--octaves=1', '--steps=1'] }] : []),
-  { section: 'batch' },
+  ...(full ? [{ section: 'batch', args: ['--count=100', '--concurrency=1'] }] : []),
+  { section: 'batch', args: ['--concurrency=1'] },
+  { section: 'batch', args: [`--concurrency=${cores}`] },
 ].filter((p) => !only || only.split(',').includes(p.section));
 
 type Result = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -66,7 +69,7 @@ if (tfjs?.msPerStep) {
   }
   md.push('', `Peak RSS: tfjs-steps ${tfjs.peakRssMb} MB${onnx ? `, onnx-steps ${onnx.peakRssMb} MB (compile ${onnx.compileMs} ms for ${onnx.compiles} graphs)` : ''}.`, '');
 }
-for (const key of ['job-onnx', 'job-wasm', 'job-wasm-1']) {
+for (const key of ['job-onnx', 'job-onnx-n', 'job-wasm', 'job-wasm-1']) {
   const r = get(key);
   if (r?.seconds) md.push(`- Seed's job (${quick ? 'QUICK: 2 filters x 2 steps' : '7 layers x 16 filters x 20 steps, 128x128'}), ${key.replace('job-', '')}: ${Object.entries(r.seconds).map(([k, v]) => `${v} s with ${k.replace('workers', '')} worker(s)`).join(', ')}; peak RSS ${r.peakRssMb} MB.`);
 }
@@ -75,8 +78,9 @@ if (train?.stepMs) md.push(`- Training step (batch 8 of 64x64 crops, Adam, tfjs-
 for (const r of results.filter((x) => x.section === 'dream' && x.seconds !== undefined)) {
   md.push(`- Dream ${r.size}x${r.size}, ${r.octaves} octave(s) x ${r.steps} steps on uconv128, tile 512, onnx: ${r.seconds} s; peak RSS ${r.peakRssMb} MB.`);
 }
-const batch = get('batch');
-if (batch?.slicesPerMinute) md.push(`- Batch dream of ${batch.slices} generated 256x256 NIfTI slices (3 octaves x ${quick ? 2 : 10} steps, uconv128 + conv512): ${Object.entries(batch.slicesPerMinute).map(([k, v]) => `${v} slices/min at concurrency ${k.replace('concurrency', '')}`).join(', ')}; peak RSS ${batch.peakRssMb} MB.`);
+for (const batch of results.filter((x) => x.section === 'batch' && x.slicesPerMinute)) {
+  md.push(`- Batch dream of ${batch.slices} generated 256x256 NIfTI slices (3 octaves x ${quick ? 2 : 10} steps, uconv128 + conv512): ${Object.entries(batch.slicesPerMinute).map(([k, v]) => `${v} slices/min at concurrency ${k.replace('concurrency', '')}`).join(', ')}; peak RSS ${batch.peakRssMb} MB.`);
+}
 for (const r of results.filter((x) => x.error)) md.push(`- ${r.section}: FAILED (${r.error})`);
 
 const load = os.loadavg().map((v) => v.toFixed(2)).join(' ');

@@ -93,9 +93,13 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
     engine.dispose();
     return { msPerStep: out, compileMs: Math.round(stats.compileMs ?? 0), compiles: stats.compiles };
   },
-  /** The seed's job (7 layers x 16 filters x 20 steps, 128x128) on ONNX Runtime, 1 worker (all threads) and N workers. */
+  /** The seed's job (7 layers x 16 filters x 20 steps, 128x128) on ONNX Runtime, 1 worker using every core. */
   async 'job-onnx'() {
-    return { seconds: { workers1: await seedJob('onnx', 1), [`workers${cores}`]: await seedJob('onnx', cores) } };
+    return { seconds: { workers1: await seedJob('onnx', 1) } };
+  },
+  /** The same with N workers sharing the cores. */
+  async 'job-onnx-n'() {
+    return { seconds: { [`workers${cores}`]: await seedJob('onnx', cores) } };
   },
   /** The same job on tfjs-wasm with N workers (one thread each). */
   async 'job-wasm'() {
@@ -152,7 +156,8 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
       await writeImage(createImage(256, 256, 1, phantom, { format: 'nifti', dtype: 'int16', bitDepth: 16 }), path.join(dir, `slice-${i}.nii.gz`));
     }
     const rates: Record<string, number> = {};
-    for (const concurrency of [...new Set([1, cores])]) {
+    const only = flags.find((f) => f.startsWith('--concurrency='))?.slice(14);
+    for (const concurrency of only ? [Number(only)] : [...new Set([1, cores])]) {
       const out = path.join(dir, `out-${concurrency}`);
       mkdirSync(out);
       const t = performance.now();

@@ -20,7 +20,7 @@ import { walkInputs } from '../io/walk.js';
 import { writeImage, writeImages, type WriteFormat } from '../io/write.js';
 import { loadModel, type LoadedModel } from '../model/load.js';
 import { WorkerPool, spawnModuleWorker } from '../engine/pool.js';
-import type { Engine, Objective } from '../engine/engine.js';
+import { planParallelism, type Engine, type Objective } from '../engine/engine.js';
 import { sizeDivisor } from '../model/resize.js';
 import { dream, validateDreamOptions, type DreamOptions, type OctaveRecord } from '../ascent/dream.js';
 import { buildObjective, parseObjectiveTerms } from '../ascent/objective-spec.js';
@@ -233,7 +233,10 @@ export async function runDream(config: DreamConfig, options: DreamRunOptions): P
   if (!ctx.loaded.trained) emit({ type: 'warn', message: 'the builtin U-Net is not trained yet: dreams show an initialisation, not learned features' });
   for (const s of ctx.skipped) emit({ type: 'info', message: `backend skipped: ${s}` });
   if (ctx.fallback) emit({ type: 'warn', message: ctx.fallback });
-  const concurrency = Math.max(1, Math.min(options.concurrency ?? 1, specs.length || 1));
+  // Default: what the engine is fastest with (ONNX Runtime: one engine using every core; measured 15.6
+  // slices/min at concurrency 1 vs 8.1 at 2 on this 2-core machine; tfjs-wasm: one worker per core).
+  const requested = options.concurrency ?? planParallelism(ctx.engine.info.engine, undefined, os.availableParallelism()).workers;
+  const concurrency = Math.max(1, Math.min(requested, specs.length || 1));
   emit({ type: 'info', message: `engine ${ctx.engine.info.engine} on ${ctx.engine.info.backend} (${ctx.engine.info.provider}), ${concurrency} at once` });
   if (previous.size > 0) emit({ type: 'info', message: `resuming: ${previous.size} input${previous.size === 1 ? '' : 's'} already done` });
 

@@ -1,7 +1,6 @@
 /** `unet-dream batch DIR --pipeline P`: a dream pipeline over a folder, in parallel, resumable. */
-import os from 'node:os';
 import type { Argv, CommandModule } from 'yargs';
-import { UsageError } from '../../errors.js';
+import { UsageError, invalidParameterError } from '../../errors.js';
 import { applyOverrides, readPipelineFile } from '../../pipeline/file.js';
 import { commonOverrides, locateUnlessOverridden, withCommonOptions, type CommonArgs } from '../options.js';
 import { validateAndRun } from './pipeline-runner.js';
@@ -21,7 +20,7 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
     withCommonOptions(yargs)
       .positional('dir', { type: 'string', demandOption: true, describe: 'folder of inputs (walked recursively)' })
       .option('pipeline', { type: 'string', demandOption: true, describe: 'a dream pipeline file, e.g. pipelines/mri-dream.yaml' })
-      .option('concurrency', { type: 'number', describe: 'inputs processed at once, one worker each (default: number of cores)' })
+      .option('concurrency', { type: 'number', describe: 'inputs processed at once, one worker each (default: 1 on ONNX Runtime, which threads inside, else the number of cores)' })
       .option('resume', { type: 'boolean', default: false, describe: 'skip inputs already done in OUT/manifest.json' })
       .option('set', { type: 'string', array: true, describe: 'override a value: --set ascend.steps=5' }) as unknown as Argv<BatchArgs>,
   handler: async (args) => {
@@ -29,8 +28,8 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
     const mode = (raw.ascend as { mode?: string } | undefined)?.mode;
     if (mode !== 'dream') throw new UsageError(`${args.pipeline}: batch needs a dream pipeline (ascend.mode: dream); found mode ${mode ?? 'filters'}`);
     const sets = [...(args.set ?? []), `seed.inputs=${JSON.stringify([args.dir])}`, ...commonOverrides(args)];
-    const concurrency = args.concurrency ?? os.availableParallelism();
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`Expected an integer >= 1 for --concurrency but received ${concurrency}`);
+    const concurrency = args.concurrency;
+    if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw invalidParameterError('--concurrency', 'an integer >= 1', concurrency);
     await validateAndRun(applyOverrides(raw, sets), args, `batch ${args.dir}`, locateUnlessOverridden(locate, sets), { concurrency, resume: args.resume });
   },
 };
