@@ -251,15 +251,23 @@ interface ConvParsed {
   act: string;
 }
 
-function parseConv2d(input: LayerInput, fail: (detail: string) => never): ConvParsed {
-  const { cfg, layer } = input;
+/** The settings every convolution layer shares, checked in one place. */
+function convSettings(input: LayerInput, fail: (detail: string) => never) {
+  const { cfg } = input;
   rank4(input, fail);
   channelsLast(cfg, fail);
-  const act = activationName(cfg, fail);
-  const kernel = pair(cfg.kernelSize, 'kernelSize', fail);
-  const strides = pair(cfg.strides ?? 1, 'strides', fail);
-  const dilations = pair(cfg.dilationRate ?? 1, 'dilationRate', fail);
-  const pad = padding(cfg, fail);
+  return {
+    act: activationName(cfg, fail),
+    kernel: pair(cfg.kernelSize, 'kernelSize', fail),
+    strides: pair(cfg.strides ?? 1, 'strides', fail),
+    dilations: pair(cfg.dilationRate ?? 1, 'dilationRate', fail),
+    pad: padding(cfg, fail),
+  };
+}
+
+function parseConv2d(input: LayerInput, fail: (detail: string) => never): ConvParsed {
+  const { layer } = input;
+  const { act, kernel, strides, dilations, pad } = convSettings(input, fail);
   if ((strides[0] > 1 || strides[1] > 1) && (dilations[0] > 1 || dilations[1] > 1)) fail('strides and dilation together');
   return {
     act,
@@ -292,14 +300,8 @@ const conv2d: LayerCompiler = {
 
 const depthwiseConv2d = define<ConvParsed>(
   (input, fail) => {
-    const { cfg, layer } = input;
-    rank4(input, fail);
-    channelsLast(cfg, fail);
-    const act = activationName(cfg, fail);
-    const kernel = pair(cfg.kernelSize, 'kernelSize', fail);
-    const strides = pair(cfg.strides ?? 1, 'strides', fail);
-    const dilations = pair(cfg.dilationRate ?? 1, 'dilationRate', fail);
-    const pad = padding(cfg, fail);
+    const { layer } = input;
+    const { act, kernel, strides, dilations, pad } = convSettings(input, fail);
     return {
       act,
       spec: (): ConvSpec => {
@@ -320,14 +322,8 @@ const depthwiseConv2d = define<ConvParsed>(
 
 const separableConv2d = define<{ specs: () => { depthwise: ConvSpec; pointwise: ConvSpec }; act: string }>(
   (input, fail) => {
-    const { cfg, layer } = input;
-    rank4(input, fail);
-    channelsLast(cfg, fail);
-    const act = activationName(cfg, fail);
-    const kernel = pair(cfg.kernelSize, 'kernelSize', fail);
-    const strides = pair(cfg.strides ?? 1, 'strides', fail);
-    const dilations = pair(cfg.dilationRate ?? 1, 'dilationRate', fail);
-    const pad = padding(cfg, fail);
+    const { layer } = input;
+    const { act, kernel, strides, dilations, pad } = convSettings(input, fail);
     return {
       act,
       specs: () => {
