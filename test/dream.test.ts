@@ -3,7 +3,7 @@ import { selectBackend } from '../src/engine/backend.js';
 import { TfjsEngine } from '../src/engine/tfjs-engine.js';
 import type { Objective } from '../src/engine/engine.js';
 import { dream, octaveSizes, type DreamOptions } from '../src/ascent/dream.js';
-import { tiledGradient } from '../src/ascent/tiled-gradient.js';
+import { tiledGradient, tiledValue } from '../src/ascent/tiled-gradient.js';
 import { mergeLuminance, splitLuminance } from '../src/ascent/color.js';
 import { createRng } from '../src/ascent/random.js';
 import type { Plane } from '../src/ascent/resample.js';
@@ -62,6 +62,8 @@ describe('DeepDream', () => {
     expect(diff / scale).toBeLessThan(1e-4);
     // The reported value weights each tile's mean by its core area: close, not exact (halo activations count).
     expect(Math.abs(tiled.value - whole.value) / Math.abs(whole.value)).toBeLessThan(0.02);
+    // Forward-only value (used for each octave's final objective) equals the gradient pass's value.
+    expect(await tiledValue(engine, image, objective, { tile: 16, halo: 16, divisor: 2 })).toBeCloseTo(tiled.value, 6);
     // Without a halo, tiles see a different context: the gradients then differ measurably.
     const seamy = await tiledGradient(engine, image, objective, { tile: 16, halo: 0, divisor: 2 });
     expect(Math.max(...Array.from(whole.gradient, (v, i) => Math.abs(v - seamy.gradient[i]!))) / scale).toBeGreaterThan(1e-2);

@@ -8,7 +8,7 @@ import type { Engine, GradientNormalization, Objective } from '../engine/engine.
 import { invalidParameterError } from '../errors.js';
 import { keyedRng } from './random.js';
 import { crop, resize, roll, type Plane } from './resample.js';
-import { normalizeInPlace, tiledGradient, type TileOptions } from './tiled-gradient.js';
+import { normalizeInPlace, tiledGradient, tiledValue, type TileOptions } from './tiled-gradient.js';
 
 export interface DreamOptions {
   objective: Objective;
@@ -69,15 +69,20 @@ export function octaveSizes(width: number, height: number, octaves: number, scal
 
 const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
 
+/** The image padded (by reflection) up to the divisor, as every model input must be. */
+function padToDivisor(image: Plane, divisor: number): Plane {
+  const pw = roundUp(image.width, divisor);
+  const ph = roundUp(image.height, divisor);
+  return pw === image.width && ph === image.height ? image : crop(image, 0, 0, pw, ph);
+}
+
 /** Gradient at the current image with jitter: pad to the divisor, roll, tiled gradient, unroll, crop. */
 async function jitteredGradient(engine: Engine, image: Plane, options: DreamOptions, dx: number, dy: number, tiles: TileOptions) {
-  const pw = roundUp(image.width, options.divisor);
-  const ph = roundUp(image.height, options.divisor);
-  const padded = pw === image.width && ph === image.height ? image : crop(image, 0, 0, pw, ph);
+  const padded = padToDivisor(image, options.divisor);
   const rolled = dx === 0 && dy === 0 ? padded : roll(padded, dx, dy);
   const { value, gradient } = await tiledGradient(engine, rolled, options.objective, tiles);
   const unrolled = dx === 0 && dy === 0 ? { ...rolled, data: gradient } : roll({ ...rolled, data: gradient }, -dx, -dy);
-  const g = pw === image.width && ph === image.height ? unrolled.data : crop(unrolled, 0, 0, image.width, image.height).data;
+  const g = padded === image ? unrolled.data : crop(unrolled, 0, 0, image.width, image.height).data;
   return { value, gradient: normalizeInPlace(g, options.normalize) };
 }
 
@@ -102,7 +107,8 @@ export async function dream(engine: Engine, input: Plane, options: DreamOptions,
       for (let i = 0; i < image.data.length; i++) image.data[i]! += options.step * gradient[i]!;
       onProgress?.({ octave: o + 1, octaves: sizes.length, step: s + 1, steps: options.steps, objective: value });
     }
-    const end = options.steps > 0 ? (await jitteredGradient(engine, image, options, 0, 0, tiles)).value : NaN;
+    // Forward passes only: the octave's final objective needs no gradient.
+    const end = options.steps > 0 ? await tiledValue(engine, padToDivisor(image, options.divisor), options.objective, tiles) : NaN;
     records.push({ octave: o + 1, width, height, start: options.steps > 0 ? start : NaN, end });
     // Re-inject the detail that downscaling removed, so the result keeps the original's sharpness.
     const upscaledShrunk = resize(shrunkOriginal, width, height);

@@ -25,6 +25,42 @@ export interface TiledGradient {
 
 const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
 
+interface Tile {
+  /** The core: the pixels this tile's gradient is kept for. */
+  x0: number;
+  y0: number;
+  cw: number;
+  ch: number;
+  /** The input: core plus halo, clipped at the image's edges. */
+  tx: number;
+  ty: number;
+  tw: number;
+  th: number;
+}
+
+/** The tiles covering an image whose sides are multiples of the divisor. */
+function* tilesOf(width: number, height: number, options: TileOptions): Generator<Tile> {
+  const d = options.divisor;
+  if (width % d !== 0 || height % d !== 0) throw new Error(`tiled objectives need sides divisible by ${d}, got ${width}x${height}`);
+  const core = Math.max(d, Math.floor(options.tile / d) * d);
+  const halo = roundUp(options.halo, d);
+  for (let y0 = 0; y0 < height; y0 += core) {
+    for (let x0 = 0; x0 < width; x0 += core) {
+      const cw = Math.min(core, width - x0);
+      const ch = Math.min(core, height - y0);
+      const tx = Math.max(0, x0 - halo);
+      const ty = Math.max(0, y0 - halo);
+      yield { x0, y0, cw, ch, tx, ty, tw: Math.min(width, x0 + cw + halo) - tx, th: Math.min(height, y0 + ch + halo) - ty };
+    }
+  }
+}
+
+function tileInput(image: Plane, t: Tile) {
+  const whole = t.tx === 0 && t.ty === 0 && t.tw === image.width && t.th === image.height;
+  const data = whole ? image.data : crop(image, t.tx, t.ty, t.tw, t.th).data;
+  return { data, n: 1, height: t.th, width: t.tw, channels: image.channels };
+}
+
 /**
  * Raw (un-normalised) gradient of the objective over the whole image. The image's sides must be
  * multiples of the divisor (pad it first). Halos are clipped at the image's edges, so border tiles see
@@ -32,36 +68,33 @@ const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
  * field the tiled gradient equals the untiled one.
  */
 export async function tiledGradient(engine: Engine, image: Plane, objective: Objective, options: TileOptions): Promise<TiledGradient> {
-  const d = options.divisor;
   const { width, height, channels } = image;
-  if (width % d !== 0 || height % d !== 0) throw new Error(`tiledGradient needs sides divisible by ${d}, got ${width}x${height}`);
-  const core = Math.max(d, Math.floor(options.tile / d) * d);
-  const halo = roundUp(options.halo, d);
   const gradient = new Float32Array(image.data.length);
   let value = 0;
-  for (let y0 = 0; y0 < height; y0 += core) {
-    for (let x0 = 0; x0 < width; x0 += core) {
-      const cw = Math.min(core, width - x0);
-      const ch = Math.min(core, height - y0);
-      const tx = Math.max(0, x0 - halo);
-      const ty = Math.max(0, y0 - halo);
-      const tw = Math.min(width, x0 + cw + halo) - tx;
-      const th = Math.min(height, y0 + ch + halo) - ty;
-      const tile = tx === 0 && ty === 0 && tw === width && th === height ? image : crop(image, tx, ty, tw, th);
-      const { values, gradient: g } = await engine.gradient({ data: tile.data, n: 1, height: th, width: tw, channels }, objective, 'none');
-      // Objectives are means over the tile: weight by tile area so the sum is the whole image's mean.
-      const weight = (tw * th) / (width * height);
-      value += (values[0]! * cw * ch) / (width * height);
-      for (let j = 0; j < ch; j++) {
-        for (let i = 0; i < cw; i++) {
-          const s = ((y0 - ty + j) * tw + x0 - tx + i) * channels;
-          const t = ((y0 + j) * width + x0 + i) * channels;
-          for (let c = 0; c < channels; c++) gradient[t + c] = g[s + c]! * weight;
-        }
+  for (const t of tilesOf(width, height, options)) {
+    const { values, gradient: g } = await engine.gradient(tileInput(image, t), objective, 'none');
+    // Objectives are means over the tile: weight by tile area so the sum is the whole image's mean.
+    const weight = (t.tw * t.th) / (width * height);
+    value += (values[0]! * t.cw * t.ch) / (width * height);
+    for (let j = 0; j < t.ch; j++) {
+      for (let i = 0; i < t.cw; i++) {
+        const s = ((t.y0 - t.ty + j) * t.tw + t.x0 - t.tx + i) * channels;
+        const d = ((t.y0 + j) * width + t.x0 + i) * channels;
+        for (let c = 0; c < channels; c++) gradient[d + c] = g[s + c]! * weight;
       }
     }
   }
   return { value, gradient };
+}
+
+/** The same objective value as tiledGradient reports, from forward passes only. */
+export async function tiledValue(engine: Engine, image: Plane, objective: Objective, options: TileOptions): Promise<number> {
+  let value = 0;
+  for (const t of tilesOf(image.width, image.height, options)) {
+    const values = await engine.evaluate(tileInput(image, t), objective);
+    value += (values[0]! * t.cw * t.ch) / (image.width * image.height);
+  }
+  return value;
 }
 
 /** Scales a gradient by its RMS, standard deviation or mean absolute value (the engine's rule, whole image). */

@@ -9,7 +9,7 @@ import { loadModel } from '../model/load.js';
 import { inputShapeOf } from '../model/resize.js';
 import type { LayersModel } from '../engine/tf.js';
 import { createEngine } from '../engine/select.js';
-import { planVisualization, visualizeFilters, type FilterResult, type VisualizeProgress } from '../ascent/visualize.js';
+import { modelChannels, planVisualization, visualizeFilters, type FilterResult, type VisualizeProgress } from '../ascent/visualize.js';
 import { visualizeFiltersParallel } from '../ascent/parallel.js';
 import type { BackendChoice } from '../engine/backend.js';
 import { planParallelism } from '../engine/engine.js';
@@ -194,7 +194,7 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
   }
 
   // render + tile + write
-  const channels = results[0] ? results[0].image.length / (size * size) : 1;
+  const channels = modelChannels(loaded.model);
   const records: FilterRecord[] = [];
   for (const [layer, group] of groupByLayer(results)) {
     const sheetWindow: Window | undefined = config.render.normalize === 'sheet' ? minMaxWindow(...group.map((r) => r.image)) : undefined;

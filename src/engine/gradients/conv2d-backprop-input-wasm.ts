@@ -10,6 +10,7 @@
  */
 import { tf } from '../tf.js';
 import { asWasmBackend, pair, runBackendKernel } from './common.js';
+import { rotateTransposeInto } from './conv2d.js';
 
 export const CONV2D_BACKPROP_INPUT = 'Conv2DBackpropInput';
 
@@ -44,17 +45,7 @@ export function conv2DBackpropInputWasmConfig(original: tf.KernelConfig): tf.Ker
     const [kh, kw, cin, cout] = filter.shape as [number, number, number, number];
     const rotated = backend.makeOutput([kh, kw, cout, cin], 'float32');
     try {
-      const src = backend.typedArrayFromHeap(filter) as Float32Array;
-      const dst = backend.typedArrayFromHeap(rotated) as Float32Array;
-      const taps = kh * kw;
-      for (let t = 0; t < taps; t++) {
-        const s0 = t * cin * cout;
-        const d0 = (taps - 1 - t) * cin * cout;
-        for (let c = 0; c < cin; c++) {
-          const s = s0 + c * cout;
-          for (let o = 0; o < cout; o++) dst[d0 + o * cin + c] = src[s + o] as number;
-        }
-      }
+      rotateTransposeInto(backend.typedArrayFromHeap(filter) as Float32Array, backend.typedArrayFromHeap(rotated) as Float32Array, [kh, kw, cin, cout]);
       return runBackendKernel('Conv2D', 'wasm', backend, { x: dy, filter: rotated }, {
         strides: [1, 1],
         pad: 'same',

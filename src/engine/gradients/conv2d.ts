@@ -33,9 +33,15 @@ export function conv2DInputGradIsForwardConv(filterShape: readonly number[], att
  */
 export function rotatedTransposedFilter(filter: tf.Tensor4D): tf.Tensor4D {
   const [kh, kw, cin, cout] = filter.shape;
+  const dst = new Float32Array(kh * kw * cin * cout);
+  rotateTransposeInto(filter.dataSync() as Float32Array, dst, filter.shape);
+  return tf.tensor4d(dst, [kh, kw, cout, cin], 'float32');
+}
+
+/** Writes [kh, kw, in, out] `src` rotated 180 degrees and transposed to [kh, kw, out, in] into `dst`. */
+export function rotateTransposeInto(src: Float32Array, dst: Float32Array, shape: readonly [number, number, number, number]): void {
+  const [kh, kw, cin, cout] = shape;
   const taps = kh * kw;
-  const src = filter.dataSync() as Float32Array;
-  const dst = new Float32Array(src.length);
   for (let t = 0; t < taps; t++) {
     const s0 = t * cin * cout;
     const d0 = (taps - 1 - t) * cin * cout;
@@ -44,7 +50,6 @@ export function rotatedTransposedFilter(filter: tf.Tensor4D): tf.Tensor4D {
       for (let o = 0; o < cout; o++) dst[d0 + o * cin + c] = src[s + o] as number;
     }
   }
-  return tf.tensor4d(dst, [kh, kw, cout, cin], 'float32');
 }
 
 /** dL/dx for a stride-1 'same' convolution with an odd kernel, as one forward convolution. */

@@ -74,6 +74,15 @@ export interface ConvSpec {
 }
 
 /** TensorFlow's 'same' padding for stride 1: (k-1)*d in total, the odd one at the end. */
+/** Pads of the stride-1 backward convolution: the forward pads swapped (full padding for 'valid'). */
+function backwardPads(spec: ConvSpec, kh: number, kw: number): number[] {
+  const [dh, dw] = spec.dilations;
+  if (spec.padding === 'valid') return [(kh - 1) * dh, (kw - 1) * dw, (kh - 1) * dh, (kw - 1) * dw];
+  const [th, bh] = samePadsStride1(kh, dh);
+  const [lw, rw] = samePadsStride1(kw, dw);
+  return [bh, rw, th, lw];
+}
+
 function samePadsStride1(k: number, d: number): [number, number] {
   const total = (k - 1) * d;
   const before = Math.floor(total / 2);
@@ -120,14 +129,7 @@ export function emitConv(g: Ops, x: string, spec: ConvSpec, hint: string): ConvN
       // dL/dx = conv(dL/dz, W rotated 180 degrees with in/out channels swapped per group): a plain
       // forward convolution, which onnxruntime runs much faster than ConvTranspose.
       backwardWeights ??= g.floats(`${hint}_Wflip`, flipForBackward(spec), [spec.group * Cg, M / spec.group, kh, kw]);
-      const pads =
-        spec.padding === 'valid'
-          ? [(kh - 1) * spec.dilations[0], (kw - 1) * spec.dilations[1], (kh - 1) * spec.dilations[0], (kw - 1) * spec.dilations[1]]
-          : (() => {
-              const [th, bh] = samePadsStride1(kh, spec.dilations[0]);
-              const [lw, rw] = samePadsStride1(kw, spec.dilations[1]);
-              return [bh, rw, th, lw];
-            })();
+      const pads = backwardPads(spec, kh, kw);
       return g.op(
         'Conv',
         [gz, backwardWeights],
@@ -236,14 +238,7 @@ export function emitPickedConv(g: Ops, x: string, spec: ConvSpec, filters: strin
           for (let j = 0; j < kw; j++) flipped[(o * kh + i) * kw + j] = spec.weights[(o * kh + (kh - 1 - i)) * kw + (kw - 1 - j)]!;
       const Wf = g.floats(`${hint}_Wflip`, flipped, [M, C, kh, kw]);
       const Wfsel = g.op('Reshape', [g.op('Gather', [Wf, filters], { axis: 0 }), g.ints([batch * C, 1, kh, kw])]);
-      const pads =
-        spec.padding === 'valid'
-          ? [(kh - 1) * spec.dilations[0], (kw - 1) * spec.dilations[1], (kh - 1) * spec.dilations[0], (kw - 1) * spec.dilations[1]]
-          : (() => {
-              const [th, bh] = samePadsStride1(kh, spec.dilations[0]);
-              const [lw, rw] = samePadsStride1(kw, spec.dilations[1]);
-              return [bh, rw, th, lw];
-            })();
+      const pads = backwardPads(spec, kh, kw);
       gxr = g.op('Conv', [gzr, Wfsel], { kernel_shape: [kh, kw], strides: [1, 1], dilations: spec.dilations, group: batch, pads }, `${hint}_grad`);
     } else {
       // ConvTranspose weights [N, C, kh, kw] with N groups: exactly the gathered forward weights.
