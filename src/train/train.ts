@@ -16,6 +16,8 @@ import { makeBatch, makeCropBatch } from './dataset.js';
 import { predictImages, scorePairs, type QualityPair } from './evaluate.js';
 import sharp from 'sharp';
 import { recalibrateBatchNorm } from './batchnorm.js';
+import { OnnxTrainer } from './onnx-trainer.js';
+import { OnnxUnsupportedError } from '../engine/onnx/errors.js';
 
 export interface TrainOptions {
   out: string;
@@ -43,6 +45,20 @@ export interface TrainOptions {
    * input + output. The architecture is unchanged; it starts at zero-filled quality instead of below it.
    */
   residual: boolean;
+  /**
+   * Who computes the steps: 'onnx' (onnxruntime runs forward, loss and weight gradients; Adam in JS),
+   * 'tfjs' (model.trainOnBatch on the active tfjs backend), or 'auto' (onnx when the model's layers
+   * compile, else tfjs). Default 'auto'. Validation, checkpoints and the saved model go through tfjs
+   * either way, and a checkpoint from one resumes on the other.
+   */
+  engine?: 'auto' | 'onnx' | 'tfjs';
+  /**
+   * Learning rate over the run: 'constant', or 'cosine' from lr down to lr/20 at the last step (the
+   * step count of this invocation, so resume with the same --steps to keep the schedule). Default constant.
+   */
+  schedule?: 'constant' | 'cosine';
+  /** onnxruntime threads for the onnx engine (default: every core). */
+  threads?: number;
 }
 
 export interface TrainResult {
@@ -52,12 +68,13 @@ export interface TrainResult {
   finalLoss: number;
   validation: { zeroFilled: QualityPair; network: QualityPair };
   modelDir: string;
+  engine: 'onnx' | 'tfjs';
 }
 
 interface CheckpointState {
   step: number;
   dir: string;
-  options: Omit<TrainOptions, 'resume' | 'out' | 'steps'>;
+  options: Omit<TrainOptions, 'resume' | 'out' | 'steps' | 'engine' | 'threads'>;
   elapsedMs: number;
 }
 
@@ -84,23 +101,32 @@ export function validateTrainOptions(o: TrainOptions): void {
 
 const STATE_FILE = 'checkpoint.json';
 
-async function saveCheckpoint(model: LayersModel, out: string, step: number, options: TrainOptions, elapsedMs: number): Promise<void> {
+interface OptimizerEntry {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+async function tfjsOptimizerWeights(model: LayersModel): Promise<OptimizerEntry[]> {
+  const weights = await model.optimizer.getWeights();
+  return Promise.all(weights.map(async (w) => ({ name: w.name, shape: w.tensor.shape.slice(), data: (await w.tensor.data()) as Float32Array })));
+}
+
+async function saveCheckpoint(model: LayersModel, optimizerWeights: OptimizerEntry[], out: string, step: number, options: TrainOptions, elapsedMs: number): Promise<void> {
   const dir = `checkpoint-${String(step).padStart(7, '0')}`;
   await saveLayersModel(model, path.join(out, dir));
   // Adam's moments as one float32 blob plus a JSON index: JSON numbers would be ~20x larger and slower.
-  const optimizerWeights = await model.optimizer.getWeights();
-  const datas = await Promise.all(optimizerWeights.map((w) => w.tensor.data() as Promise<Float32Array>));
-  const blob = new Float32Array(datas.reduce((n, d) => n + d.length, 0));
+  const blob = new Float32Array(optimizerWeights.reduce((n, w) => n + w.data.length, 0));
   let offset = 0;
-  const index = optimizerWeights.map((w, i) => {
-    blob.set(datas[i]!, offset);
-    const entry = { name: w.name, shape: w.tensor.shape, offset, length: datas[i]!.length };
-    offset += datas[i]!.length;
+  const index = optimizerWeights.map((w) => {
+    blob.set(w.data, offset);
+    const entry = { name: w.name, shape: w.shape, offset, length: w.data.length };
+    offset += w.data.length;
     return entry;
   });
   await writeFileAtomic(path.join(out, dir, 'optimizer.bin'), new Uint8Array(blob.buffer));
   await writeFileAtomic(path.join(out, dir, 'optimizer.json'), JSON.stringify(index));
-  const { resume: _r, out: _o, steps: _s, ...rest } = options;
+  const { resume: _r, out: _o, steps: _s, engine: _e, threads: _t, ...rest } = options;
   const previous = await readState(out);
   // The state file is written last: a run killed mid-checkpoint resumes from the previous one.
   await writeFileAtomic(path.join(out, STATE_FILE), JSON.stringify({ step, dir, options: rest, elapsedMs } satisfies CheckpointState));
@@ -115,11 +141,15 @@ async function readState(out: string): Promise<CheckpointState | undefined> {
   }
 }
 
-async function restoreOptimizer(model: LayersModel, dir: string): Promise<void> {
+async function readOptimizer(dir: string): Promise<OptimizerEntry[]> {
   const index = JSON.parse(await fs.readFile(path.join(dir, 'optimizer.json'), 'utf8')) as { name: string; shape: number[]; offset: number; length: number }[];
   const bytes = await fs.readFile(path.join(dir, 'optimizer.bin'));
   const blob = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  await model.optimizer.setWeights(index.map((e) => ({ name: e.name, tensor: tf.tensor(blob.subarray(e.offset, e.offset + e.length), e.shape) })));
+  return index.map((e) => ({ name: e.name, shape: e.shape, data: blob.slice(e.offset, e.offset + e.length) }));
+}
+
+async function restoreOptimizer(model: LayersModel, entries: OptimizerEntry[]): Promise<void> {
+  await model.optimizer.setWeights(entries.map((e) => ({ name: e.name, tensor: tf.tensor(e.data, e.shape) })));
   // setWeights recomputes Adam's bias-correction powers as beta^(t+1); an uninterrupted run multiplies
   // them up one float32 product per step. Redo that product so a resumed run continues bit for bit.
   const adam = model.optimizer as unknown as { iterations: number; beta1: number; beta2: number; accBeta1?: tf.Variable; accBeta2?: tf.Variable };
@@ -135,6 +165,15 @@ async function restoreOptimizer(model: LayersModel, dir: string): Promise<void> 
   }
 }
 
+/**
+ * A residual network whose last layer starts at zero reconstructs exactly the zero-filled input at
+ * step 0, instead of adding the random init's noise (which cost ~12 dB and hundreds of steps to undo).
+ */
+function zeroFinalLayer(model: LayersModel): void {
+  const last = model.layers[model.layers.length - 1]!;
+  last.setWeights(last.getWeights().map((w) => tf.zerosLike(w)));
+}
+
 function compile(model: LayersModel, options: TrainOptions): void {
   model.compile({ optimizer: tf.train.adam(options.lr), loss: options.loss === 'l1' ? 'meanAbsoluteError' : 'meanSquaredError' });
 }
@@ -145,6 +184,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   let model: LayersModel;
   let startStep = 0;
   let elapsedBefore = 0;
+  let resumedOptimizer: OptimizerEntry[] | undefined;
   if (options.resume) {
     const state = await readState(options.out);
     if (!state || !existsSync(path.join(options.out, state.dir, 'model.json'))) {
@@ -152,7 +192,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
     }
     model = await loadLayersModelFromFile(path.join(options.out, state.dir, 'model.json'));
     compile(model, options);
-    await restoreOptimizer(model, path.join(options.out, state.dir));
+    resumedOptimizer = await readOptimizer(path.join(options.out, state.dir));
     startStep = state.step;
     elapsedBefore = state.elapsedMs;
     // Drop log lines past the checkpoint: those steps run again.
@@ -173,8 +213,19 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
     }
     await fs.rm(logFile, { force: true });
     model = buildUNet({ size: null, seed: options.seed });
+    if (options.residual) zeroFinalLayer(model);
     compile(model, options);
   }
+
+  const trainer = await chooseTrainer(model, options, onEvent);
+  if (resumedOptimizer) {
+    if (trainer) trainer.restoreOptimizer(resumedOptimizer);
+    else await restoreOptimizer(model, resumedOptimizer);
+  }
+  const engine = trainer ? 'onnx' : 'tfjs';
+  // The tfjs model holds the weights validation, checkpoints and saving read.
+  const syncModel = () => trainer?.syncToModel();
+  const optimizerWeights = () => (trainer ? Promise.resolve(trainer.optimizerWeights()) : tfjsOptimizerWeights(model));
 
   const us = { acceleration: options.acceleration, center: options.center, pattern: options.pattern, axis: options.axis };
   const val = makeBatch(options.size, options.seed, 'val', 0, options.validationSize, us);
@@ -184,17 +235,26 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   let lastVal = scorePairs(model, valPairs, options.residual);
 
   for (let step = startStep + 1; step <= options.steps; step++) {
+    const lr = learningRate(options, step);
+    if (trainer) trainer.setLearningRate(lr);
+    else (model.optimizer as unknown as { learningRate: number }).learningRate = lr;
     const batch = makeCropBatch(options.size, options.crop, options.seed, (step - 1) * options.batch, options.batch, us);
-    const x = tf.tensor4d(batch.inputs, [batch.n, batch.size, batch.size, 1]);
     const targets = options.residual ? batch.targets.map((t, k) => t - batch.inputs[k]!) : batch.targets;
-    const y = tf.tensor4d(targets, [batch.n, batch.size, batch.size, 1]);
-    const loss = (await model.trainOnBatch(x, y)) as number;
-    x.dispose();
-    y.dispose();
+    let loss: number;
+    if (trainer) {
+      loss = await trainer.step(batch.inputs, targets, batch.n, batch.size, batch.size);
+    } else {
+      const x = tf.tensor4d(batch.inputs, [batch.n, batch.size, batch.size, 1]);
+      const y = tf.tensor4d(targets, [batch.n, batch.size, batch.size, 1]);
+      loss = (await model.trainOnBatch(x, y)) as number;
+      x.dispose();
+      y.dispose();
+    }
     if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step} (loss ${loss}); try a smaller --lr`);
     lastLoss = loss;
-    const record: Record<string, number> = { step, loss, elapsedMs: Math.round(elapsedBefore + performance.now() - started) };
+    const record: Record<string, number> = { step, loss, lr, elapsedMs: Math.round(elapsedBefore + performance.now() - started) };
     if (step % options.validateEvery === 0 || step === options.steps) {
+      syncModel();
       lastVal = scorePairs(model, valPairs, options.residual);
       record.valPsnr = lastVal.network.psnr;
       record.valSsim = lastVal.network.ssim;
@@ -202,19 +262,23 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
     }
     await fs.appendFile(logFile, `${JSON.stringify(record)}\n`);
     if (step % options.checkpointEvery === 0 && step !== options.steps) {
-      await saveCheckpoint(model, options.out, step, options, record.elapsedMs!);
+      syncModel();
+      await saveCheckpoint(model, await optimizerWeights(), options.out, step, options, record.elapsedMs!);
     }
     onEvent({ type: 'progress', done: step, total: options.steps, label: `loss ${loss.toFixed(4)}  val PSNR ${lastVal.network.psnr.toFixed(2)} dB (zero-filled ${lastVal.zeroFilled.psnr.toFixed(2)})` });
   }
 
-  // Replace the lagging moving averages with exact statistics over 64 training crops (see batchnorm.ts).
-  const calibration = makeCropBatch(options.size, options.crop, options.seed, 1e9, 64, us);
+  syncModel();
+  // Replace the lagging moving averages with exact statistics over 64 training images (see batchnorm.ts).
+  // Full-size images, not training crops: inference runs at --size, where the share of background
+  // (and so every layer's statistics) differs from a crop's.
+  const calibration = makeBatch(options.size, options.seed, 'train', 1e9, 64, us);
   const calibrationInputs = tf.tensor4d(calibration.inputs, [calibration.n, calibration.size, calibration.size, 1]);
   const recalibrated = recalibrateBatchNorm(model, calibrationInputs);
   calibrationInputs.dispose();
   const beforeRecalibration = lastVal;
   lastVal = scorePairs(model, valPairs, options.residual);
-  onEvent({ type: 'info', message: `BatchNorm recalibrated on 64 crops (${recalibrated.length} layers): validation PSNR ${beforeRecalibration.network.psnr.toFixed(2)} -> ${lastVal.network.psnr.toFixed(2)} dB` });
+  onEvent({ type: 'info', message: `BatchNorm recalibrated on 64 training images (${recalibrated.length} layers): validation PSNR ${beforeRecalibration.network.psnr.toFixed(2)} -> ${lastVal.network.psnr.toFixed(2)} dB` });
   await fs.appendFile(logFile, `${JSON.stringify({ step: options.steps, recalibratedBatchNorm: true, valPsnr: lastVal.network.psnr, valSsim: lastVal.network.ssim, zeroFilledPsnr: lastVal.zeroFilled.psnr })}\n`);
 
   await writeExamplesSheet(model, valPairs, options.residual, path.join(options.out, 'val-examples.png'));
@@ -223,9 +287,10 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   const doneSteps = options.steps - startStep;
   await saveLayersModel(model, options.out, {
     quantize: options.float16 ? 'float16' : undefined,
-    metadata: { unetDream: { steps: options.steps, seed: options.seed, size: options.size, crop: options.crop, residual: options.residual, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch } },
+    metadata: { unetDream: { engine, schedule: options.schedule ?? 'constant', steps: options.steps, seed: options.seed, size: options.size, crop: options.crop, residual: options.residual, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch } },
   });
-  await saveCheckpoint(model, options.out, options.steps, options, wallTimeMs);
+  await saveCheckpoint(model, await optimizerWeights(), options.out, options.steps, options, wallTimeMs);
+  await trainer?.dispose();
   return {
     steps: options.steps,
     wallTimeMs,
@@ -233,7 +298,29 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
     finalLoss: lastLoss,
     validation: { zeroFilled: lastVal.zeroFilled, network: lastVal.network },
     modelDir: options.out,
+    engine,
   };
+}
+
+/** The learning rate of `step` (1-based) under the run's schedule. */
+export function learningRate(options: Pick<TrainOptions, 'lr' | 'steps' | 'schedule'>, step: number): number {
+  if ((options.schedule ?? 'constant') === 'constant') return options.lr;
+  const floor = options.lr / 20;
+  const progress = options.steps > 1 ? (step - 1) / (options.steps - 1) : 1;
+  return floor + ((options.lr - floor) * (1 + Math.cos(Math.PI * progress))) / 2;
+}
+
+/** The ONNX trainer when asked for or (auto) when the model compiles; undefined means tfjs's trainOnBatch. */
+async function chooseTrainer(model: LayersModel, options: TrainOptions, onEvent: EventSink): Promise<OnnxTrainer | undefined> {
+  const engine = options.engine ?? 'auto';
+  if (engine === 'tfjs') return undefined;
+  try {
+    return await OnnxTrainer.create(model, { loss: options.loss, lr: options.lr, threads: options.threads });
+  } catch (err) {
+    if (engine === 'onnx' || !(err instanceof OnnxUnsupportedError)) throw err;
+    onEvent({ type: 'warn', message: `${err.message}; training with tfjs instead` });
+    return undefined;
+  }
 }
 
 /** Four validation images in three rows: fully sampled target, zero-filled input, network output. */

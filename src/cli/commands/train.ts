@@ -12,6 +12,7 @@ interface TrainArgs extends CommonArgs, UndersamplingArgs {
   crop?: number;
   lr: number;
   loss: string;
+  schedule: string;
   resume: boolean;
   'checkpoint-every': number;
   'validate-every': number;
@@ -31,6 +32,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('crop', { type: 'number', describe: 'training patch size cut from each image (default: --size; 64 trains ~4x faster per step)' })
       .option('lr', { type: 'number', default: 1e-3, describe: 'Adam learning rate' })
       .option('loss', { choices: ['l1', 'mse'], default: 'l1' })
+      .option('schedule', { choices: ['constant', 'cosine'], default: 'cosine', describe: 'learning rate over the run: constant, or cosine decay to lr/20 at the last step' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue from the last checkpoint in --out' })
       .option('checkpoint-every', { type: 'number', default: 50, describe: 'steps between checkpoints (a killed run loses at most this many)' })
       .option('validate-every', { type: 'number', default: 50, describe: 'steps between validation PSNR measurements' })
@@ -47,6 +49,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       ...undersamplingOf(args),
       lr: args.lr,
       loss: args.loss as TrainOptions['loss'],
+      schedule: args.schedule as TrainOptions['schedule'],
       seed: args.seed ?? 0,
       resume: args.resume,
       checkpointEvery: args['checkpoint-every'],
@@ -54,17 +57,23 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       validationSize: args['validation-size'],
       float16: args.float16,
       residual: args.residual,
+      // onnx and auto train on onnxruntime (auto falls back to tfjs); a tfjs backend name trains on it.
+      engine: args.backend === 'onnx' ? 'onnx' : args.backend === 'auto' ? 'auto' : 'tfjs',
+      threads: args.threads,
     };
     const backend = await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const reporter = createReporter(args);
-    reporter.onEvent({ type: 'info', message: `training on tfjs ${backend.name} (${backend.provider})` });
+    reporter.onEvent({
+      type: 'info',
+      message: options.engine === 'tfjs' ? `training on tfjs ${backend.name} (${backend.provider})` : `training on onnxruntime (validation on tfjs ${backend.name})`,
+    });
     try {
       const result = await trainUNet(options, (e) => reporter.onEvent(e));
-      const summary = { ...result, backend: backend.name };
+      const summary = { ...result, validationBackend: backend.name };
       process.stdout.write(
         args.json
           ? `${JSON.stringify(summary, null, 2)}\n`
-          : `trained ${result.steps} steps in ${(result.wallTimeMs / 1000).toFixed(0)} s (${result.imagesPerSecond.toFixed(2)} images/s); validation PSNR ${result.validation.network.psnr.toFixed(2)} dB vs zero-filled ${result.validation.zeroFilled.psnr.toFixed(2)} dB; model in ${result.modelDir}\n`,
+          : `trained ${result.steps} steps on ${result.engine} in ${(result.wallTimeMs / 1000).toFixed(0)} s (${result.imagesPerSecond.toFixed(2)} images/s); validation PSNR ${result.validation.network.psnr.toFixed(2)} dB vs zero-filled ${result.validation.zeroFilled.psnr.toFixed(2)} dB; model in ${result.modelDir}\n`,
       );
     } finally {
       reporter.stop();

@@ -54,7 +54,7 @@ export interface CompiledGraph {
 const SIZE_BOUND = new Set(['Flatten', 'Reshape']);
 const NESTED = new Set(['Model', 'Functional', 'Sequential', 'LayersModel']);
 
-interface PathNode {
+export interface PathNode {
   key: string;
   layer: Layer;
   inputs: tf.SymbolicTensor[];
@@ -91,7 +91,7 @@ function targetTensors(model: LayersModel, layers: readonly string[]): tf.Symbol
 }
 
 /** Nodes from the model's input to the targets, in topological order; checks what it can without weights. */
-function collectPath(model: LayersModel, targets: tf.SymbolicTensor[]): PathNode[] {
+export function collectPath(model: LayersModel, targets: tf.SymbolicTensor[]): PathNode[] {
   if (model.inputs.length !== 1) {
     const first = model.inputs[1]!.sourceLayer;
     throw new OnnxUnsupportedError(first.name, first.getClassName(), 'models with several inputs');
@@ -120,7 +120,7 @@ function collectPath(model: LayersModel, targets: tf.SymbolicTensor[]): PathNode
   return order;
 }
 
-function layerInput(node: PathNode): LayerInput {
+export function layerInput(node: PathNode): LayerInput {
   return {
     layer: node.layer,
     cfg: node.layer.getConfig() as Record<string, unknown>,
@@ -146,7 +146,7 @@ export function findUnsupportedLayer(model: LayersModel, layers?: readonly strin
   }
 }
 
-function checkInput(model: LayersModel): void {
+export function checkInput(model: LayersModel): void {
   const input = model.inputs[0]!;
   if (input.shape.length !== 4 && input.shape.length !== 3) {
     throw new OnnxUnsupportedError(input.sourceLayer.name, 'InputLayer', `an input of rank ${input.shape.length} (expects images)`);

@@ -157,7 +157,7 @@ interface ActivationNode {
 }
 
 /** Applies a named activation along the stored layout; softmax acts on the Keras last axis. */
-function emitActivation(g: Ops, act: string, z: string, rank: number, hint: string): ActivationNode {
+export function emitActivation(g: Ops, act: string, z: string, rank: number, hint: string): ActivationNode {
   const zero = g.scalar(0);
   const one = g.scalar(1);
   switch (act) {
@@ -252,7 +252,7 @@ interface ConvParsed {
 }
 
 /** The settings every convolution layer shares, checked in one place. */
-function convSettings(input: LayerInput, fail: (detail: string) => never) {
+export function convSettings(input: LayerInput, fail: (detail: string) => never) {
   const { cfg } = input;
   rank4(input, fail);
   channelsLast(cfg, fail);

@@ -75,7 +75,7 @@ export interface ConvSpec {
 
 /** TensorFlow's 'same' padding for stride 1: (k-1)*d in total, the odd one at the end. */
 /** Pads of the stride-1 backward convolution: the forward pads swapped (full padding for 'valid'). */
-function backwardPads(spec: ConvSpec, kh: number, kw: number): number[] {
+export function backwardPads(spec: Pick<ConvSpec, 'dilations' | 'padding'>, kh: number, kw: number): number[] {
   const [dh, dw] = spec.dilations;
   if (spec.padding === 'valid') return [(kh - 1) * dh, (kw - 1) * dw, (kh - 1) * dh, (kw - 1) * dw];
   const [th, bh] = samePadsStride1(kh, dh);
@@ -94,7 +94,7 @@ function isUnitStride(spec: { strides: [number, number] }): boolean {
 }
 
 /** Forward padding attributes: explicit for stride 1 or 'valid', SAME_UPPER (TF's rule) otherwise. */
-function forwardPadAttrs(spec: Pick<ConvSpec, 'padding' | 'strides' | 'kernel' | 'dilations'>): Record<string, number[] | string> {
+export function forwardPadAttrs(spec: Pick<ConvSpec, 'padding' | 'strides' | 'kernel' | 'dilations'>): Record<string, number[] | string> {
   if (spec.padding === 'valid') return { pads: [0, 0, 0, 0] };
   if (!isUnitStride(spec)) return { auto_pad: 'SAME_UPPER' };
   const [th, bh] = samePadsStride1(spec.kernel[0], spec.dilations[0]);

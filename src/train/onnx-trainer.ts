@@ -1,0 +1,133 @@
+/**
+ * One training step on onnxruntime: the compiled training graph (engine/onnx/training.ts) gives the
+ * loss, every weight's gradient and the BatchNorm batch statistics; Adam and the moving averages are
+ * updated here in JS. The tfjs model is only the source of the architecture and the place weights are
+ * copied back to for validation, checkpoints and saving.
+ */
+import ort from 'onnxruntime-node';
+import { tf, type LayersModel } from '../engine/tf.js';
+import { compileTrainingGraph, type TrainingGraph, type TrainingLoss } from '../engine/onnx/training.js';
+import { Adam } from './adam.js';
+
+export interface OnnxTrainerOptions {
+  loss: TrainingLoss;
+  lr: number;
+  threads?: number;
+}
+
+export class OnnxTrainer {
+  readonly graph: TrainingGraph;
+  private readonly params: Float32Array[];
+  private readonly adam: Adam;
+  /** Moving mean and variance per BatchNorm layer, updated from each step's batch statistics. */
+  private readonly moving = new Map<string, { mean: Float32Array; variance: Float32Array }>();
+
+  private constructor(
+    private readonly model: LayersModel,
+    private readonly session: ort.InferenceSession,
+    graph: TrainingGraph,
+    lr: number,
+  ) {
+    this.graph = graph;
+    this.params = graph.params.map((p) => Float32Array.from(model.getLayer(p.layer).getWeights()[p.index]!.dataSync() as Float32Array));
+    this.adam = new Adam(this.params.map((p) => p.length), { lr });
+    for (const bn of graph.batchNorms) {
+      const w = model.getLayer(bn.layer).getWeights();
+      this.moving.set(bn.layer, { mean: Float32Array.from(w[2]!.dataSync() as Float32Array), variance: Float32Array.from(w[3]!.dataSync() as Float32Array) });
+    }
+  }
+
+  /** Compiles the model's training graph (throws OnnxUnsupportedError for layers it cannot train). */
+  static async create(model: LayersModel, options: OnnxTrainerOptions): Promise<OnnxTrainer> {
+    const graph = compileTrainingGraph(model, { loss: options.loss });
+    const session = await ort.InferenceSession.create(graph.modelProto, {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: options.threads ?? 0,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    });
+    return new OnnxTrainer(model, session, graph, options.lr);
+  }
+
+  /** One Adam step on a batch (NHWC float32); returns the loss before the update. */
+  async step(inputs: Float32Array, targets: Float32Array, n: number, height: number, width: number): Promise<number> {
+    const channels = inputs.length / (n * height * width);
+    const outChannels = targets.length / (n * height * width);
+    const feeds: Record<string, ort.Tensor> = {
+      input: new ort.Tensor('float32', inputs, [n, height, width, channels]),
+      target: new ort.Tensor('float32', targets, [n, height, width, outChannels]),
+    };
+    this.graph.params.forEach((p, i) => (feeds[p.name] = new ort.Tensor('float32', this.params[i]!, p.shape)));
+    const out = await this.session.run(feeds);
+    const loss = (out.loss!.data as Float32Array)[0]!;
+    const grads = this.graph.params.map((p) => out[p.gradient]!.data as Float32Array);
+    this.adam.step(this.params, grads);
+    for (const bn of this.graph.batchNorms) {
+      const state = this.moving.get(bn.layer)!;
+      const decay = 1 - bn.momentum;
+      // tfjs-layers: moving -= (moving - batch) * (1 - momentum).
+      const mean = out[bn.mean]!.data as Float32Array;
+      const variance = out[bn.variance]!.data as Float32Array;
+      for (let c = 0; c < state.mean.length; c++) {
+        state.mean[c] = state.mean[c]! - (state.mean[c]! - mean[c]!) * decay;
+        state.variance[c] = state.variance[c]! - (state.variance[c]! - variance[c]!) * decay;
+      }
+    }
+    for (const t of Object.values(out)) t.dispose?.();
+    return loss;
+  }
+
+  /** Copies the current weights and moving statistics into the tfjs model. */
+  syncToModel(): void {
+    const created: tf.Tensor[] = [];
+    const fresh = (t: tf.Tensor) => (created.push(t), t);
+    // getWeights() returns the layer's own variables: replace entries, never dispose them.
+    const byLayer = new Map<string, tf.Tensor[]>();
+    for (const layer of this.model.layers) if (layer.weights.length) byLayer.set(layer.name, layer.getWeights());
+    this.graph.params.forEach((p, i) => {
+      byLayer.get(p.layer)![p.index] = fresh(tf.tensor(this.params[i]!, p.shape));
+    });
+    for (const [layer, s] of this.moving) {
+      const list = byLayer.get(layer)!;
+      list[2] = fresh(tf.tensor1d(s.mean));
+      list[3] = fresh(tf.tensor1d(s.variance));
+    }
+    for (const [name, list] of byLayer) this.model.getLayer(name).setWeights(list);
+    created.forEach((t) => t.dispose());
+  }
+
+  /** Adam's state in the names and order tfjs's AdamOptimizer.getWeights() uses: iter, every m, every v. */
+  optimizerWeights(): { name: string; shape: number[]; data: Float32Array }[] {
+    const iter = { name: 'iter', shape: [], data: Float32Array.of(this.adam.iterations) };
+    const m = this.graph.params.map((p, i) => ({ name: `${p.name}/m`, shape: p.shape, data: this.adam.m[i]! }));
+    const v = this.graph.params.map((p, i) => ({ name: `${p.name}/v`, shape: p.shape, data: this.adam.v[i]! }));
+    return [iter, ...m, ...v];
+  }
+
+  /**
+   * Restores Adam from optimizerWeights()-shaped entries. Matched by position, as tfjs's own setWeights
+   * does (its names carry per-process suffixes), with every shape checked.
+   */
+  restoreOptimizer(entries: { name: string; shape: number[]; data: Float32Array }[]): void {
+    const n = this.graph.params.length;
+    if (entries.length !== 1 + 2 * n) throw new Error(`checkpoint optimizer state has ${entries.length} entries; this model needs ${1 + 2 * n} (iter, then m and v for ${n} weights)`);
+    const moments = (offset: number) =>
+      this.graph.params.map((p, i) => {
+        const e = entries[offset + i]!;
+        if (e.shape.join(',') !== p.shape.join(',')) throw new Error(`checkpoint optimizer entry ${e.name} has shape [${e.shape.join(', ')}], ${p.name} needs [${p.shape.join(', ')}]`);
+        return e.data;
+      });
+    this.adam.restore(Math.round(entries[0]!.data[0]!), moments(1), moments(1 + n));
+  }
+
+  setLearningRate(lr: number): void {
+    this.adam.lr = lr;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
