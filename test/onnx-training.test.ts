@@ -78,6 +78,39 @@ describe('ONNX training graph', () => {
     });
   }
 
+  it('agrees with central finite differences of its own loss', async () => {
+    const model = buildUNet({ size: null, seed: 11 });
+    const shape = [2, 16, 16, 1];
+    const x = Float32Array.from({ length: 512 }, (_, i) => Math.sin(i * 1.7) * 0.5 + 0.5);
+    const y = Float32Array.from({ length: 512 }, (_, i) => Math.cos(i * 0.3) * 0.5 + 0.5);
+    const graph = compileTrainingGraph(model, { loss: 'mse' });
+    const session = await ort.InferenceSession.create(graph.modelProto, { logSeverityLevel: 3 });
+    const params = graph.params.map((p) => Float32Array.from(model.getLayer(p.layer).getWeights()[p.index]!.dataSync() as Float32Array));
+    const run = () => {
+      const feeds: Record<string, ort.Tensor> = { input: new ort.Tensor('float32', x, shape), target: new ort.Tensor('float32', y, shape) };
+      graph.params.forEach((p, i) => (feeds[p.name] = new ort.Tensor('float32', params[i]!, p.shape)));
+      return session.run(feeds);
+    };
+    const base = await run();
+    // Weights past the max-pools and ReLUs of the first layers, where the loss is smooth at this scale.
+    for (const name of ['uconv128/kernel', 'uconv128/bias', 'conv128_2/gamma', 'conv512/bias', 'final_conv1/kernel']) {
+      const i = graph.params.findIndex((p) => p.name === name);
+      const g = base[graph.params[i]!.gradient]!.data as Float32Array;
+      let k = 0;
+      for (let j = 0; j < g.length; j++) if (Math.abs(g[j]!) > Math.abs(g[k]!)) k = j;
+      const h = 1e-3;
+      const original = params[i]![k]!;
+      params[i]![k] = original + h;
+      const up = ((await run()).loss!.data as Float32Array)[0]!;
+      params[i]![k] = original - h;
+      const down = ((await run()).loss!.data as Float32Array)[0]!;
+      params[i]![k] = original;
+      const numeric = (up - down) / (2 * h);
+      expect(Math.abs(numeric - g[k]!) / Math.abs(g[k]!), `${name}[${k}]: analytic ${g[k]} numeric ${numeric}`).toBeLessThan(0.02);
+    }
+    await session.release();
+  });
+
   it('outputs each BatchNorm layer\'s batch mean and biased variance', async () => {
     const model = buildUNet({ size: null, seed: 11 });
     const shape = [2, 16, 16, 1];
