@@ -74,7 +74,10 @@ for (const key of ['job-onnx', 'job-onnx-n', 'job-wasm', 'job-wasm-1']) {
   if (r?.seconds) md.push(`- Seed's job (${quick ? 'QUICK: 2 filters x 2 steps' : '7 layers x 16 filters x 20 steps, 128x128'}), ${key.replace('job-', '')}: ${Object.entries(r.seconds).map(([k, v]) => `${v} s with ${k.replace('workers', '')} worker(s)`).join(', ')}; peak RSS ${r.peakRssMb} MB.`);
 }
 const train = get('train');
-if (train?.stepMs) md.push(`- Training step (batch 8 of 64x64 crops, Adam, tfjs-wasm): ${train.stepMs} ms = ${train.imagesPerSecond} images/s; peak RSS ${train.peakRssMb} MB.`);
+if (train?.stepMs) {
+  const parts = Object.entries<number>(train.stepMs).map(([k, v]) => `${k === 'wasm' ? 'tfjs-wasm' : `onnx ${k.slice(4)} thread(s)`} ${v} ms (${train.imagesPerSecond[k]} images/s)`);
+  md.push(`- Training step (batch 8 of 64x64 crops, Adam, L1): ${parts.join(', ')}; peak RSS ${train.peakRssMb} MB.`);
+}
 for (const r of results.filter((x) => x.section === 'dream' && x.seconds !== undefined)) {
   md.push(`- Dream ${r.size}x${r.size}, ${r.octaves} octave(s) x ${r.steps} steps on uconv128, tile 512, onnx: ${r.seconds} s; peak RSS ${r.peakRssMb} MB.`);
 }

@@ -16,6 +16,7 @@ import { runPipeline } from '../src/pipeline/run.js';
 import { createRng } from '../src/ascent/random.js';
 import { tf } from '../src/engine/tf.js';
 import { makeCropBatch } from '../src/train/dataset.js';
+import { OnnxTrainer } from '../src/train/onnx-trainer.js';
 import { dream } from '../src/ascent/dream.js';
 import { createImage } from '../src/io/image.js';
 import { writeImage } from '../src/io/write.js';
@@ -109,25 +110,42 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   async 'job-wasm-1'() {
     return { seconds: { workers1: await seedJob('wasm', 1) } };
   },
-  /** A training step: batch 8 of 64x64 crops of 128x128 simulations, Adam, L1, tfjs-wasm. */
+  /**
+   * A training step, batch 8 of 64x64 crops of 128x128 simulations, Adam, L1: tfjs-wasm's
+   * trainOnBatch (fast gradients) and the ONNX trainer with 1 thread and with every core, one after
+   * another in this process so the ratios compare like with like.
+   */
   async train() {
     await selectBackend('wasm');
-    const model = buildUNet({ size: null, seed: 1 });
-    model.compile({ optimizer: tf.train.adam(1e-3), loss: 'meanAbsoluteError' });
     const us = { acceleration: 4, center: 0.08, pattern: 'random' as const, axis: 'x' as const };
-    const times: number[] = [];
-    for (let i = 0; i < (quick ? 2 : 5); i++) {
-      const b = makeCropBatch(128, 64, 1, i * 8, 8, us);
+    const steps = quick ? 2 : 6;
+    const batches = Array.from({ length: steps }, (_, i) => makeCropBatch(128, 64, 1, i * 8, 8, us));
+    const tfjsModel = buildUNet({ size: null, seed: 1 });
+    tfjsModel.compile({ optimizer: tf.train.adam(1e-3), loss: 'meanAbsoluteError' });
+    const wasm: number[] = [];
+    for (const b of batches) {
       const x = tf.tensor4d(b.inputs, [8, 64, 64, 1]);
       const y = tf.tensor4d(b.targets, [8, 64, 64, 1]);
       const t = performance.now();
-      await model.trainOnBatch(x, y);
-      times.push(performance.now() - t);
+      await tfjsModel.trainOnBatch(x, y);
+      wasm.push(performance.now() - t);
       x.dispose();
       y.dispose();
     }
-    const ms = median(times.slice(1));
-    return { stepMs: Math.round(ms), imagesPerSecond: Number(((8 * 1000) / ms).toFixed(2)) };
+    const onnxMs = async (threads: number) => {
+      const trainer = await OnnxTrainer.create(buildUNet({ size: null, seed: 1 }), { loss: 'l1', lr: 1e-3, threads });
+      const times: number[] = [];
+      for (const b of batches) {
+        const t = performance.now();
+        await trainer.step(b.inputs, b.targets, 8, 64, 64);
+        times.push(performance.now() - t);
+      }
+      await trainer.dispose();
+      return median(times.slice(1));
+    };
+    const ms = { wasm: median(wasm.slice(1)), onnx1: await onnxMs(1), [`onnx${cores}`]: await onnxMs(cores) };
+    const imagesPerSecond = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Number(((8 * 1000) / v).toFixed(2))]));
+    return { stepMs: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Math.round(v)])), imagesPerSecond };
   },
   /** DeepDream on a SIZExSIZE image, 4 octaves x 10 steps on uconv128, tile 512, default engine. */
   async dream() {
