@@ -8,11 +8,14 @@ import ort from 'onnxruntime-node';
 import { tf, type LayersModel } from '../engine/tf.js';
 import { compileTrainingGraph, type TrainingGraph, type TrainingLoss } from '../engine/onnx/training.js';
 import { Adam } from './adam.js';
+import { assertDeviceAvailable } from '../engine/onnx/onnx-engine.js';
 
 export interface OnnxTrainerOptions {
   loss: TrainingLoss;
   lr: number;
   threads?: number;
+  /** onnxruntime execution provider (cuda needs its CUDA 12 binaries; see the README). */
+  device?: 'cpu' | 'cuda';
 }
 
 export class OnnxTrainer {
@@ -39,9 +42,10 @@ export class OnnxTrainer {
 
   /** Compiles the model's training graph (throws OnnxUnsupportedError for layers it cannot train). */
   static async create(model: LayersModel, options: OnnxTrainerOptions): Promise<OnnxTrainer> {
+    assertDeviceAvailable(options.device ?? 'cpu');
     const graph = compileTrainingGraph(model, { loss: options.loss });
     const session = await ort.InferenceSession.create(graph.modelProto, {
-      executionProviders: ['cpu'],
+      executionProviders: [options.device ?? 'cpu'],
       intraOpNumThreads: options.threads ?? 0,
       interOpNumThreads: 1,
       executionMode: 'sequential',

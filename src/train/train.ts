@@ -59,6 +59,8 @@ export interface TrainOptions {
   schedule?: 'constant' | 'cosine';
   /** onnxruntime threads for the onnx engine (default: every core). */
   threads?: number;
+  /** onnxruntime execution provider for the onnx engine (default cpu). */
+  device?: 'cpu' | 'cuda';
 }
 
 export interface TrainResult {
@@ -74,7 +76,7 @@ export interface TrainResult {
 interface CheckpointState {
   step: number;
   dir: string;
-  options: Omit<TrainOptions, 'resume' | 'out' | 'steps' | 'engine' | 'threads'>;
+  options: Omit<TrainOptions, 'resume' | 'out' | 'steps' | 'engine' | 'threads' | 'device'>;
   elapsedMs: number;
 }
 
@@ -126,7 +128,7 @@ async function saveCheckpoint(model: LayersModel, optimizerWeights: OptimizerEnt
   });
   await writeFileAtomic(path.join(out, dir, 'optimizer.bin'), new Uint8Array(blob.buffer));
   await writeFileAtomic(path.join(out, dir, 'optimizer.json'), JSON.stringify(index));
-  const { resume: _r, out: _o, steps: _s, engine: _e, threads: _t, ...rest } = options;
+  const { resume: _r, out: _o, steps: _s, engine: _e, threads: _t, device: _d, ...rest } = options;
   const previous = await readState(out);
   // The state file is written last: a run killed mid-checkpoint resumes from the previous one.
   await writeFileAtomic(path.join(out, STATE_FILE), JSON.stringify({ step, dir, options: rest, elapsedMs } satisfies CheckpointState));
@@ -315,7 +317,7 @@ async function chooseTrainer(model: LayersModel, options: TrainOptions, onEvent:
   const engine = options.engine ?? 'auto';
   if (engine === 'tfjs') return undefined;
   try {
-    return await OnnxTrainer.create(model, { loss: options.loss, lr: options.lr, threads: options.threads });
+    return await OnnxTrainer.create(model, { loss: options.loss, lr: options.lr, threads: options.threads, device: options.device });
   } catch (err) {
     if (engine === 'onnx' || !(err instanceof OnnxUnsupportedError)) throw err;
     onEvent({ type: 'warn', message: `${err.message}; training with tfjs instead` });

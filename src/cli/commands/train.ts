@@ -60,6 +60,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       // onnx and auto train on onnxruntime (auto falls back to tfjs); a tfjs backend name trains on it.
       engine: args.backend === 'onnx' ? 'onnx' : args.backend === 'auto' ? 'auto' : 'tfjs',
       threads: args.threads,
+      device: args.device as TrainOptions['device'],
     };
     const backend = await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const reporter = createReporter(args);

@@ -76,6 +76,15 @@ export const ONNXRUNTIME_CUDA_INSTALL =
 const ORT_VERSION = ort.env.versions?.node ?? 'unknown';
 
 /** Whether onnxruntime-node's CUDA provider library is installed next to its binding. */
+/** Throws OnnxUnavailableError, with the install command, when `device` cannot run here. */
+export function assertDeviceAvailable(device: OnnxDevice): void {
+  if (device === 'cuda' && !cudaProviderInstalled()) {
+    throw new OnnxUnavailableError(
+      `the onnxruntime CUDA provider is not installed (onnxruntime-node ${ORT_VERSION} ships CPU binaries only); install it with ${ONNXRUNTIME_CUDA_INSTALL}`,
+    );
+  }
+}
+
 export function cudaProviderInstalled(): boolean {
   try {
     const require = createRequire(import.meta.url);
@@ -109,11 +118,7 @@ export class OnnxEngine implements Engine {
     this.optimization = options.graphOptimizationLevel ?? 'all';
     this.specializeBatch = options.specializeBatch ?? true;
     this.spinning = options.spinning ?? false;
-    if (this.device === 'cuda' && !cudaProviderInstalled()) {
-      throw new OnnxUnavailableError(
-        `the onnxruntime CUDA provider is not installed (onnxruntime-node ${ORT_VERSION} ships CPU binaries only); install it with ${ONNXRUNTIME_CUDA_INSTALL}`,
-      );
-    }
+    assertDeviceAvailable(this.device);
     this.info = {
       engine: 'onnx',
       backend: `onnxruntime-${this.device}`,
