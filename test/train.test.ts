@@ -67,13 +67,16 @@ describe('training', () => {
 
   it('a checkpoint written by the tfjs trainer resumes on the ONNX one (same Adam state names)', async () => {
     const out = tempDir();
-    const first = await trainUNet({ ...options(out, 2), engine: 'tfjs' });
+    const first = await trainUNet({ ...options(out, 2), engine: 'tfjs', validateEvery: 100 });
     expect(first.engine).toBe('tfjs');
     const tfjsNames = JSON.parse(readFileSync(path.join(out, 'checkpoint-0000002', 'optimizer.json'), 'utf8')) as { name: string }[];
-    const second = await trainUNet({ ...options(out, 4, true), engine: 'onnx' });
+    const second = await trainUNet({ ...options(out, 4, true), engine: 'onnx', validateEvery: 100 });
     expect(second.engine).toBe('onnx');
     const optimizer = JSON.parse(readFileSync(path.join(out, 'checkpoint-0000004', 'optimizer.json'), 'utf8')) as { name: string }[];
-    expect(optimizer.map((e) => e.name)).toEqual(tfjsNames.map((e) => e.name));
+    // The same entries in the same order; tfjs suffixes names per model built in a process (kernel_2).
+    const base = (name: string) => name.replace(/_\d+(?=\/[mv]$)/, '');
+    expect(optimizer.map((e) => base(e.name))).toEqual(tfjsNames.map((e) => base(e.name)));
+    expect(optimizer.map((e) => base(e.name))).toContain('dconv64/kernel/m');
   });
 
   it('a resumed run ends with the same weights as an uninterrupted one', async () => {

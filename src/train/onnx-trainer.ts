@@ -30,6 +30,8 @@ export class OnnxTrainer {
     private readonly session: ort.InferenceSession,
     graph: TrainingGraph,
     lr: number,
+    private readonly statisticsSession: ort.InferenceSession,
+    private readonly statisticsGraph: TrainingGraph,
   ) {
     this.graph = graph;
     this.params = graph.params.map((p) => Float32Array.from(model.getLayer(p.layer).getWeights()[p.index]!.dataSync() as Float32Array));
@@ -44,7 +46,7 @@ export class OnnxTrainer {
   static async create(model: LayersModel, options: OnnxTrainerOptions): Promise<OnnxTrainer> {
     assertDeviceAvailable(options.device ?? 'cpu');
     const graph = compileTrainingGraph(model, { loss: options.loss });
-    const session = await ort.InferenceSession.create(graph.modelProto, {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [options.device ?? 'cpu'],
       intraOpNumThreads: options.threads ?? 0,
       interOpNumThreads: 1,
@@ -52,8 +54,28 @@ export class OnnxTrainer {
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
       extra: { session: { intra_op: { allow_spinning: '0' } } },
-    });
-    return new OnnxTrainer(model, session, graph, options.lr);
+    };
+    const session = await ort.InferenceSession.create(graph.modelProto, sessionOptions);
+    const statisticsGraph = compileTrainingGraph(model, { loss: options.loss, outputs: 'statistics' });
+    const statisticsSession = await ort.InferenceSession.create(statisticsGraph.modelProto, sessionOptions);
+    return new OnnxTrainer(model, session, graph, options.lr, statisticsSession, statisticsGraph);
+  }
+
+  /**
+   * Every BatchNorm layer's exact statistics over `inputs` (one batch, current weights): what
+   * recalibrateBatchNorm computes layer by layer, in one forward pass.
+   */
+  async batchStatistics(inputs: Float32Array, n: number, height: number, width: number): Promise<Map<string, { mean: Float32Array; variance: Float32Array }>> {
+    const channels = inputs.length / (n * height * width);
+    const feeds: Record<string, ort.Tensor> = { input: new ort.Tensor('float32', inputs, [n, height, width, channels]) };
+    this.statisticsGraph.params.forEach((p, i) => (feeds[p.name] = new ort.Tensor('float32', this.params[i]!, p.shape)));
+    const out = await this.statisticsSession.run(feeds);
+    const stats = new Map<string, { mean: Float32Array; variance: Float32Array }>();
+    for (const bn of this.statisticsGraph.batchNorms) {
+      stats.set(bn.layer, { mean: Float32Array.from(out[bn.mean]!.data as Float32Array), variance: Float32Array.from(out[bn.variance]!.data as Float32Array) });
+    }
+    for (const t of Object.values(out)) t.dispose?.();
+    return stats;
   }
 
   /** One Adam step on a batch (NHWC float32); returns the loss before the update. */
@@ -106,8 +128,10 @@ export class OnnxTrainer {
   /** Adam's state in the names and order tfjs's AdamOptimizer.getWeights() uses: iter, every m, every v. */
   optimizerWeights(): { name: string; shape: number[]; data: Float32Array }[] {
     const iter = { name: 'iter', shape: [], data: Float32Array.of(this.adam.iterations) };
-    const m = this.graph.params.map((p, i) => ({ name: `${p.name}/m`, shape: p.shape, data: this.adam.m[i]! }));
-    const v = this.graph.params.map((p, i) => ({ name: `${p.name}/v`, shape: p.shape, data: this.adam.v[i]! }));
+    // tfjs names moments after the variables' unique names (dconv64/kernel_2 when a process built several models).
+    const variable = (p: TrainingGraph['params'][number]) => this.model.getLayer(p.layer).weights[p.index]!.name;
+    const m = this.graph.params.map((p, i) => ({ name: `${variable(p)}/m`, shape: p.shape, data: this.adam.m[i]! }));
+    const v = this.graph.params.map((p, i) => ({ name: `${variable(p)}/v`, shape: p.shape, data: this.adam.v[i]! }));
     return [iter, ...m, ...v];
   }
 
@@ -133,5 +157,6 @@ export class OnnxTrainer {
 
   async dispose(): Promise<void> {
     await this.session.release();
+    await this.statisticsSession.release();
   }
 }

@@ -234,7 +234,37 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   const valPairs = { inputs: val.inputs, targets: val.targets, n: val.n, height: options.size, width: options.size };
   const started = performance.now();
   let lastLoss = NaN;
-  let lastVal = scorePairs(model, valPairs, options.residual);
+  // Validation scores the network as inference will run it: BatchNorm on statistics of full-size
+  // images (16 fixed training images), not on moving averages of training crops, which lag the
+  // weights and see more background than full images (measured: 24.8 dB with moving averages, 30.0
+  // recalibrated, for the same checkpoint). The moving averages themselves are left as they were.
+  const calibrationSet = makeBatch(options.size, options.seed, 'train', 2e9, 16, us);
+  const validate = async () => {
+    syncModel();
+    const layers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
+    const saved = layers.map((l) => l.getWeights().map((t) => t.clone()));
+    if (trainer) {
+      const stats = await trainer.batchStatistics(calibrationSet.inputs, calibrationSet.n, options.size, options.size);
+      for (const l of layers) {
+        const [gamma, beta] = l.getWeights();
+        const s = stats.get(l.name)!;
+        const mean = tf.tensor1d(s.mean);
+        const variance = tf.tensor1d(s.variance);
+        l.setWeights([gamma!, beta!, mean, variance]);
+        mean.dispose();
+        variance.dispose();
+      }
+    } else {
+      const calibration = tf.tensor4d(calibrationSet.inputs, [calibrationSet.n, options.size, options.size, 1]);
+      recalibrateBatchNorm(model, calibration);
+      calibration.dispose();
+    }
+    const scored = scorePairs(model, valPairs, options.residual);
+    layers.forEach((l, i) => l.setWeights(saved[i]!));
+    saved.flat().forEach((t) => t.dispose());
+    return scored;
+  };
+  let lastVal = await validate();
 
   for (let step = startStep + 1; step <= options.steps; step++) {
     const lr = learningRate(options, step);
@@ -256,8 +286,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
     lastLoss = loss;
     const record: Record<string, number> = { step, loss, lr, elapsedMs: Math.round(elapsedBefore + performance.now() - started) };
     if (step % options.validateEvery === 0 || step === options.steps) {
-      syncModel();
-      lastVal = scorePairs(model, valPairs, options.residual);
+      lastVal = await validate();
       record.valPsnr = lastVal.network.psnr;
       record.valSsim = lastVal.network.ssim;
       record.zeroFilledPsnr = lastVal.zeroFilled.psnr;

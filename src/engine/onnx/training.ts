@@ -6,6 +6,9 @@
  * them. Weightless layers reuse the inference compiler's emitters (their backward is the same);
  * Conv2D and BatchNormalization get training versions here.
  *
+ * With `outputs: 'statistics'` the graph stops after the forward pass and outputs only the BatchNorm
+ * statistics (no target, loss or gradients).
+ *
  * Graph inputs: `input` and `target` float32 NHWC, then one input per trainable weight in Keras layout
  * (named `layer/weight`). Outputs: `loss` (scalar), `grad:layer/weight` per trainable weight in Keras
  * layout, and `mean:layer` / `variance:layer` per BatchNorm layer (the batch statistics, for the
@@ -159,7 +162,7 @@ function weightlessEmission(input: LayerInput, emission: Emission): TrainEmissio
  * The training graph for `model` (single input, single output). Throws OnnxUnsupportedError naming the
  * first layer it cannot train; callers fall back to tfjs.
  */
-export function compileTrainingGraph(model: LayersModel, options: { loss: TrainingLoss }): TrainingGraph {
+export function compileTrainingGraph(model: LayersModel, options: { loss: TrainingLoss; outputs?: 'step' | 'statistics' }): TrainingGraph {
   const start = performance.now();
   if (model.outputs.length !== 1) {
     const last = model.outputs[1]!.sourceLayer;
@@ -173,9 +176,12 @@ export function compileTrainingGraph(model: LayersModel, options: { loss: Traini
   if (outShape.length !== 4) throw new OnnxUnsupportedError(output.sourceLayer.name, output.sourceLayer.getClassName(), 'outputs that are not images (in training)');
 
   const g = new Ops();
+  // 'statistics': the forward pass only, giving every BatchNorm layer's batch mean and variance, which
+  // over one batch are exactly what recalibrating on that batch layer by layer gives.
+  const statisticsOnly = options.outputs === 'statistics';
   const X = g.reserve('input');
-  const T = g.reserve('target');
-  const LOSS = g.reserve('loss');
+  const T = statisticsOnly ? '' : g.reserve('target');
+  const LOSS = statisticsOnly ? '' : g.reserve('loss');
   const modelInput = model.inputs[0]!;
   const values = new Map<number, Value>([[modelInput.id, { name: g.transpose(X, [0, 3, 1, 2]), rank: 4 }]]);
   const params: TrainableParam[] = [];
@@ -226,6 +232,11 @@ export function compileTrainingGraph(model: LayersModel, options: { loss: Traini
     values.set(node.output.id, emission.output);
     emissions.push({ node, emission });
   });
+
+  if (statisticsOnly) {
+    const modelProto = g.build(`${model.name}_statistics`, [{ name: X, type: 'float32', dims: ['batch', 'height', 'width', modelInput.shape[3] as number] }, ...paramInputs], statOutputs, 'BatchNorm batch statistics');
+    return { modelProto, params, batchNorms, nodeCount: g.nodeCount, buildMs: performance.now() - start };
+  }
 
   // The loss over every element, like tfjs's meanAbsoluteError / meanSquaredError for one output.
   const prediction = values.get(output.id)!.name;
