@@ -78,6 +78,37 @@ describe('ONNX training graph', () => {
     });
   }
 
+  it('trains other layouts too: valid padding, 5x3 kernels, no bias, tanh, average pooling, a shared input', async () => {
+    const input = tf.input({ shape: [null, null, 2] });
+    const a = tf.layers.conv2d({ filters: 3, kernelSize: [5, 3], padding: 'valid', activation: 'tanh', name: 'a' }).apply(input) as tf.SymbolicTensor;
+    const b = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'valid', useBias: false, name: 'b' }).apply(a) as tf.SymbolicTensor;
+    const pooled = tf.layers.averagePooling2d({ poolSize: 2, name: 'pool' }).apply(b) as tf.SymbolicTensor;
+    const up = tf.layers.upSampling2d({ size: [2, 2], name: 'up' }).apply(pooled) as tf.SymbolicTensor;
+    const sum = tf.layers.add({ name: 'sum' }).apply([up, b]) as tf.SymbolicTensor;
+    const out = tf.layers.conv2d({ filters: 2, kernelSize: 1, name: 'out' }).apply(sum) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    const x = randomData(2 * 12 * 10 * 2, 3);
+    // Output is 12-4-2 = 6 by 10-2-2 = 6.
+    const y = randomData(2 * 6 * 6 * 2, 4);
+    const ref = tfjsGradients(model, tf.tensor4d(x, [2, 12, 10, 2]), tf.tensor4d(y, [2, 6, 6, 2]), 'mse');
+    const graph = compileTrainingGraph(model, { loss: 'mse' });
+    const session = await ort.InferenceSession.create(graph.modelProto, { logSeverityLevel: 3 });
+    const feeds: Record<string, ort.Tensor> = { input: new ort.Tensor('float32', x, [2, 12, 10, 2]), target: new ort.Tensor('float32', y, [2, 6, 6, 2]) };
+    for (const p of graph.params) feeds[p.name] = new ort.Tensor('float32', model.getLayer(p.layer).getWeights()[p.index]!.dataSync() as Float32Array, p.shape);
+    const res = await session.run(feeds);
+    await session.release();
+    expect(graph.params.map((p) => p.name)).toEqual(['a/kernel', 'a/bias', 'b/kernel', 'out/kernel', 'out/bias']);
+    expect((res.loss!.data as Float32Array)[0]).toBeCloseTo(ref.loss, 5);
+    for (const p of graph.params) {
+      const expected = ref.grads.get(p.name)!;
+      const actual = res[p.gradient]!.data as Float32Array;
+      const scale = maxAbs(expected);
+      let worst = 0;
+      for (let k = 0; k < actual.length; k++) worst = Math.max(worst, Math.abs(actual[k]! - expected[k]!));
+      expect(worst / scale, p.name).toBeLessThan(1e-4);
+    }
+  });
+
   it('agrees with central finite differences of its own loss', async () => {
     const model = buildUNet({ size: null, seed: 11 });
     const shape = [2, 16, 16, 1];

@@ -154,7 +154,7 @@ function trainBatchNorm(
   };
 }
 
-function weightlessEmission(input: LayerInput, emission: Emission): TrainEmission {
+function weightlessEmission(emission: Emission): TrainEmission {
   return { output: emission.output, backward: (gy) => emission.backward(gy) };
 }
 
@@ -225,7 +225,7 @@ export function compileTrainingGraph(model: LayersModel, options: { loss: Traini
     } else if (layer.weights.length === 0 && cls in LAYER_COMPILERS) {
       const compiler = LAYER_COMPILERS[cls]!;
       compiler.check(input);
-      emission = weightlessEmission(input, compiler.emit({ ...input, g, inputs: ins }));
+      emission = weightlessEmission(compiler.emit({ ...input, g, inputs: ins }));
     } else {
       throw new OnnxUnsupportedError(layer.name, cls, 'layers with weights other than Conv2D and BatchNormalization (in training)');
     }
