@@ -1,21 +1,26 @@
-// scratch: recalibrated validation PSNR of a checkpoint (not part of the project)
+// scratch: BatchNorm statistics variants for a checkpoint (not part of the project)
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { selectBackend } from '../src/engine/backend.js';
 import { tf } from '../src/engine/tf.js';
 import { loadLayersModelFromFile } from '../src/model/tfjs-files.js';
-import { makeBatch } from '../src/train/dataset.js';
+import { makeBatch, makeCropBatch } from '../src/train/dataset.js';
 import { scorePairs } from '../src/train/evaluate.js';
 import { recalibrateBatchNorm } from '../src/train/batchnorm.js';
 await selectBackend('wasm');
 const run = process.argv[2]!;
 const state = JSON.parse(readFileSync(path.join(run, 'checkpoint.json'), 'utf8'));
-const model = await loadLayersModelFromFile(path.join(run, state.dir, 'model.json'));
 const us = { acceleration: 4, center: 0.08, pattern: 'random' as const, axis: 'x' as const };
 const val = makeBatch(128, 1, 'val', 0, 16, us);
 const pairs = { inputs: val.inputs, targets: val.targets, n: 16, height: 128, width: 128 };
-const before = scorePairs(model, pairs, true);
-const cal = makeBatch(128, 1, 'train', 1e9, 32, us);
-recalibrateBatchNorm(model, tf.tensor4d(cal.inputs, [32, 128, 128, 1]));
-const after = scorePairs(model, pairs, true);
-console.log(run, state.step, 'zf', before.zeroFilled.psnr.toFixed(2), 'moving', before.network.psnr.toFixed(2), 'recal', after.network.psnr.toFixed(2), 'ssim', after.network.ssim.toFixed(3));
+const load = () => loadLayersModelFromFile(path.join(run, state.dir, 'model.json'));
+let m = await load();
+console.log('moving', scorePairs(m, pairs, true).network.psnr.toFixed(2));
+const full = makeBatch(128, 1, 'train', 1e9, 64, us);
+m = await load(); recalibrateBatchNorm(m, tf.tensor4d(full.inputs, [64, 128, 128, 1]));
+console.log('recal full 64', scorePairs(m, pairs, true).network.psnr.toFixed(2));
+const crops = makeCropBatch(128, 64, 1, 1e9, 64, us);
+m = await load(); recalibrateBatchNorm(m, tf.tensor4d(crops.inputs, [64, 64, 64, 1]));
+console.log('recal crops 64', scorePairs(m, pairs, true).network.psnr.toFixed(2));
+m = await load(); recalibrateBatchNorm(m, tf.tensor4d(crops.inputs, [64, 64, 64, 1]), 8);
+console.log('recal crops 64, chunk 8', scorePairs(m, pairs, true).network.psnr.toFixed(2));

@@ -7,7 +7,7 @@ import { captureOutput, tempDir } from './helpers.js';
 const run = (...argv: string[]) => captureOutput(() => main(argv));
 
 describe('unet-dream CLI', () => {
-  it('layers --json gives the seed table and says the builtin weights are untrained', async () => {
+  it('layers --json gives the seed table and says the builtin weights are the shipped trained ones', async () => {
     const { result, stdout } = await run('layers', '--json');
     expect(result).toBe(0);
     const table = JSON.parse(stdout);
@@ -15,7 +15,7 @@ describe('unet-dream CLI', () => {
     expect(table.trainableParams).toBe(2879553);
     expect(table.layers.map((l: { name: string }) => l.name)).toContain('uconv128');
     expect(table.layers[1]).toEqual({ name: 'dconv64', type: 'Conv2D', outputShape: [null, 128, 128, 64], params: 640, inputs: ['input_3'] });
-    expect(table.model.trained).toBe(false);
+    expect(table.model).toMatchObject({ id: 'builtin:unet-phantom', trained: true });
   });
 
   it('layers prints a Keras-style table', async () => {

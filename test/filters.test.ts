@@ -106,8 +106,8 @@ describe('filters pipeline', () => {
     const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     expect(manifest.engine).toMatchObject({ engine: 'tfjs', backend: 'wasm' });
     expect(manifest.model.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(manifest.model.trained).toBe(false);
-    expect(manifest.model.note).toMatch(/untrained/);
+    expect(manifest.model.trained).toBe(true);
+    expect(manifest.model.note).toMatch(/trained on simulated phantoms/);
     expect(manifest.versions['@tensorflow/tfjs']).toBe('4.22.0');
     expect(manifest.seed).toBe(3);
     expect(manifest.config.ascend.layers).toEqual(['dconv64', 'uconv64']);
