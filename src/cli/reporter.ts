@@ -15,6 +15,7 @@ export function createReporter(options: { verbose: boolean; json: boolean }): Re
   const interactive = process.stderr.isTTY === true && !process.env.CI;
   let bar: cliProgress.SingleBar | undefined;
   let lastPlain = 0;
+  let firstDone: number | undefined;
   const started = Date.now();
   const line = (text: string) => {
     if (bar) bar.stop();
@@ -43,7 +44,10 @@ export function createReporter(options: { verbose: boolean; json: boolean }): Re
         if (now - lastPlain >= 10_000 || event.done === event.total) {
           lastPlain = now;
           const elapsed = (now - started) / 1000;
-          const eta = event.done > 0 ? ((event.total - event.done) * elapsed) / event.done : NaN;
+          // Work done before this process (a resumed run) does not count towards the rate.
+          firstDone ??= event.done > 0 ? event.done - 1 : 0;
+          const doneHere = event.done - firstDone;
+          const eta = doneHere > 0 ? ((event.total - event.done) * elapsed) / doneHere : NaN;
           process.stderr.write(`[${event.done}/${event.total}] ${event.label} (${elapsed.toFixed(0)} s${Number.isFinite(eta) ? `, eta ${eta.toFixed(0)} s` : ''})\n`);
         }
       }
