@@ -48,7 +48,9 @@ export class OnnxTrainer {
     const graph = compileTrainingGraph(model, { loss: options.loss });
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [options.device ?? 'cpu'],
-      intraOpNumThreads: options.threads ?? 0,
+      // One thread unless asked: on this project's 2-core machine a step took 809 ms on 1 thread and 918 ms
+      // on 2 (npm run bench -- --only train); the batch's convolutions are too small to split well.
+      intraOpNumThreads: options.threads ?? 1,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
