@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/engine/backend.js';
-import { trainUNet, type TrainOptions } from '../src/train/train.js';
+import { learningRate, trainUNet, type TrainOptions } from '../src/train/train.js';
 import { loadLayersModelFromFile } from '../src/model/tfjs-files.js';
 import { makeExample } from '../src/train/dataset.js';
 import { psnr } from '../src/mri/index.js';
@@ -97,6 +97,15 @@ describe('training', () => {
     // The first resumed step runs on exactly the checkpointed weights: its loss is bit-identical.
     expect(log(interrupted)[2].loss).toBe(log(straight)[2].loss);
     expect(Math.abs(log(interrupted)[3].loss - log(straight)[3].loss)).toBeLessThan(1e-4);
+  });
+
+  it('cosine schedule: lr at the first step, lr/20 at the last, halfway between at the middle; constant stays', () => {
+    const o = { lr: 1e-3, steps: 101, schedule: 'cosine' as const };
+    expect(learningRate(o, 1)).toBeCloseTo(1e-3, 12);
+    expect(learningRate(o, 101)).toBeCloseTo(5e-5, 12);
+    expect(learningRate(o, 51)).toBeCloseTo((1e-3 + 5e-5) / 2, 12);
+    for (let s = 2; s <= 101; s++) expect(learningRate(o, s)).toBeLessThan(learningRate(o, s - 1));
+    expect(learningRate({ ...o, schedule: 'constant' }, 77)).toBe(1e-3);
   });
 
   it('refuses bad settings with one line and exit 2', async () => {

@@ -70,7 +70,7 @@ export class OnnxTrainer {
   async batchStatistics(inputs: Float32Array, n: number, height: number, width: number): Promise<Map<string, { mean: Float32Array; variance: Float32Array }>> {
     const channels = inputs.length / (n * height * width);
     const feeds: Record<string, ort.Tensor> = { input: new ort.Tensor('float32', inputs, [n, height, width, channels]) };
-    this.statisticsGraph.params.forEach((p, i) => (feeds[p.name] = new ort.Tensor('float32', this.params[i]!, p.shape)));
+    this.feedWeights(this.statisticsGraph, feeds);
     const out = await this.statisticsSession.run(feeds);
     const stats = new Map<string, { mean: Float32Array; variance: Float32Array }>();
     for (const bn of this.statisticsGraph.batchNorms) {
@@ -88,7 +88,7 @@ export class OnnxTrainer {
       input: new ort.Tensor('float32', inputs, [n, height, width, channels]),
       target: new ort.Tensor('float32', targets, [n, height, width, outChannels]),
     };
-    this.graph.params.forEach((p, i) => (feeds[p.name] = new ort.Tensor('float32', this.params[i]!, p.shape)));
+    this.feedWeights(this.graph, feeds);
     const out = await this.session.run(feeds);
     const loss = (out.loss!.data as Float32Array)[0]!;
     const grads = this.graph.params.map((p) => out[p.gradient]!.data as Float32Array);
@@ -106,6 +106,11 @@ export class OnnxTrainer {
     }
     for (const t of Object.values(out)) t.dispose?.();
     return loss;
+  }
+
+  /** The current weights as graph inputs (both graphs list them in the same order; no copies). */
+  private feedWeights(graph: TrainingGraph, feeds: Record<string, ort.Tensor>): void {
+    graph.params.forEach((p, i) => (feeds[p.name] = new ort.Tensor('float32', this.params[i]!, p.shape)));
   }
 
   /** Copies the current weights and moving statistics into the tfjs model. */
