@@ -45,6 +45,15 @@ export interface DicomMeta {
   photometricInterpretation: string;
   /** True when the source was MONOCHROME1 and the values were inverted so that bright means high. */
   inverted: boolean;
+  /** The source's stored-value representation: container bits, significant bits, signedness. */
+  bitsAllocated?: number;
+  bitsStored?: number;
+  signed?: boolean;
+  /**
+   * This frame's geometry, rescale and window attributes as the source spells them (from the per-frame or shared
+   * functional groups of an enhanced object, else the top level).
+   */
+  frameAttributes?: Record<string, unknown>;
 }
 
 /** NIfTI header fields kept for writing back and for knowing where a slice came from. */

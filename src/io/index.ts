@@ -6,7 +6,7 @@ export { encodeImages, formatForFile, writeImage, writeImages, type WriteFormat,
 export { applyWindow, percentileOfSorted, percentileWindow, percentiles, unwindow, type PercentileOptions } from './intensity.js';
 export { compileInclude, naturalCompare, walkInputs, type WalkOptions } from './walk.js';
 export { readDicomSeries, type SeriesOptions } from './series.js';
-export { SUPPORTED_TRANSFER_SYNTAXES, affineToDicom, dicomAffine, newUid, transferSyntaxName } from './dicom.js';
+export { SUPPORTED_TRANSFER_SYNTAXES, affineToDicom, dicomAffine, newUid, transferSyntaxName } from './dicom/index.js';
 export type { SliceAxis } from './nifti.js';
 export { formatFromName, sniffBytes } from './sniff.js';
 export { writeFileAtomic, ensureWritableDir } from './atomic.js';

@@ -18,7 +18,7 @@
 import * as nifti from 'nifti-reader-js';
 import type { NiftiMeta, RawImage, SampleType, SliceGeometry } from './image.js';
 import { resolveSlice, valueRange } from './image.js';
-import { chooseRescale } from './dicom.js';
+import { chooseRescale } from './dicom/index.js';
 import { niftiVersion } from './sniff.js';
 
 export type SliceAxis = 'x' | 'y' | 'z';

@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { InputError, UsageError, invalidParameterError } from '../errors.js';
-import { readDicom } from './dicom.js';
+import { readDicom } from './dicom/index.js';
 import type { RawImage } from './image.js';
 import { readNifti, type SliceAxis } from './nifti.js';
 import { readRaster } from './raster.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { OutputError, invalidParameterError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
-import { encodeDicom } from './dicom.js';
+import { encodeDicom } from './dicom/index.js';
 import type { RawImage } from './image.js';
 import { unwindow } from './intensity.js';
 import { encodeNifti } from './nifti.js';
