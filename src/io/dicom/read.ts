@@ -91,8 +91,8 @@ function parseFile(bytes: Uint8Array): ParsedFile {
   keepNumberStrings(parsed.dict);
   const meta = quietly(() => naturalizeDataset(parsed.meta));
   const ds = quietly(() => naturalizeDataset(parsed.dict));
-  const transferSyntaxUID = str(meta['TransferSyntaxUID']) ?? scan.transferSyntaxUID ?? fail('no TransferSyntaxUID in the file meta information');
   if (scan.truncated) fail(scan.truncated);
+  const transferSyntaxUID = str(meta['TransferSyntaxUID']) ?? scan.transferSyntaxUID ?? fail('no TransferSyntaxUID in the file meta information');
   return { scan, meta, ds, transferSyntaxUID };
 }
 
@@ -102,8 +102,14 @@ function requirePixelData({ ds, meta, scan, transferSyntaxUID }: ParsedFile): Co
     if (ds['FloatPixelData'] !== undefined || ds['DoubleFloatPixelData'] !== undefined) fail('float pixel data (7FE0,0008/0009) is not supported');
     // dcmjs drops an encapsulated Pixel Data element it cannot finish; the scan saw it start.
     if (scan.pixelData) fail('the file is truncated inside its Pixel Data');
+    // An image's header without the pixels: the file was cut between two elements, before its Pixel Data.
+    const rows = num(ds['Rows']);
+    const columns = num(ds['Columns']);
+    if (rows !== undefined && columns !== undefined) fail(`the file is truncated: it declares a ${columns}x${rows} image but holds no Pixel Data`);
     const sopClassUID = str(ds['SOPClassUID']) ?? str(meta['MediaStorageSOPClassUID']);
     const names = dcmjs().data.DicomMetaDictionary.sopClassNamesByUID;
+    // An image storage class (MR Image, Enhanced CT Image, ...) always has pixels: this one was cut short.
+    if (sopClassUID && /Image(Storage)?$/i.test(names[sopClassUID] ?? '')) fail(`the file is truncated: an ${names[sopClassUID]} object without Pixel Data`);
     const kind = sopClassUID ? ` (SOP class ${sopClassUID}${names[sopClassUID] ? `, ${names[sopClassUID]}` : ''})` : '';
     fail(`no pixel data: not an image${kind}`);
   }

@@ -70,7 +70,9 @@ export function scanFile(bytes: Uint8Array): Scan {
   // File meta information: always Explicit VR Little Endian, group 0002.
   for (;;) {
     const h = walker.header(at, true, true);
+    if (!h && (at >= bytes.length || (metaEnd !== undefined && at < metaEnd))) return { truncated: 'the file is truncated inside its file meta information' };
     if (!h || h.group !== 0x0002) break;
+    if (at + h.size + h.length > bytes.length) return { truncated: 'the file is truncated inside its file meta information' };
     if (h.element === 0x0000 && h.length === 4 && at + 12 <= bytes.length) metaEnd = at + 12 + walker.view.getUint32(at + 8, true);
     if (h.element === 0x0010) transferSyntaxUID = String.fromCharCode(...bytes.subarray(at + h.size, at + h.size + h.length)).replace(/[\0 ]+$/, '');
     at += h.size + h.length;
