@@ -209,7 +209,8 @@ async function decodeFrame(
   try {
     decoded = codec === 'jpeg2000' ? await decodeJpeg2000(encoded) : codec === 'jpegls' ? await decodeJpegLs(encoded) : await decodeJpegBaseline(encoded, samplesPerPixel);
   } catch (err) {
-    throw new Error(`frame ${f + 1}: ${(err as Error).message.split('\n')[0]}`);
+    const message = err instanceof Error ? err.message : String(err);
+    throw new Error(`frame ${f + 1}: ${message.split('\n')[0]}`);
   }
   if (decoded.width !== columns || decoded.height !== rows) fail(`frame ${f + 1} decodes to ${decoded.width}x${decoded.height}, but the header says ${columns}x${rows}`);
   if (decoded.components !== samplesPerPixel) fail(`frame ${f + 1} decodes to ${decoded.components} component(s), but SamplesPerPixel is ${samplesPerPixel}`);
