@@ -265,4 +265,36 @@ describe('DICOM: read, then write the values unchanged', () => {
   }
 });
 
+describe('DICOM: changed values', () => {
+  const rel = 'dicom/pydicom_MR_small.dcm';
+  it.skipIf(!has(rel))('values that fit the source representation are rounded into it: no rescale is added to an MR that had none', async () => {
+    const frame = await readImage(real(rel));
+    const changed = { ...frame, data: frame.data.map((v, i) => v + (i % 3) * 0.3) };
+    const out = parseDicom(await encodeImages([changed], 'dicom'));
+    expect(out[TAGS.RescaleSlope]).toBeUndefined();
+    expect(out[TAGS.RescaleIntercept]).toBeUndefined();
+    expect(rawOf(out[TAGS.WindowCenter])).toEqual(['600']);
+    const file = path.join(dir, 'rounded.dcm');
+    await fs.writeFile(file, await encodeImages([changed], 'dicom'));
+    const back = await readImage(file);
+    expect(firstDifference(back.data, changed.data.map((v) => Math.round(v)))).toBe(-1);
+  });
+
+  it.skipIf(!has(rel))('values beyond the source representation get a new rescale (with RescaleType) rather than being clipped', async () => {
+    const frame = await readImage(real(rel));
+    const changed = { ...frame, data: frame.data.map((v) => v * 40) }; // up to 85800: beyond int16
+    const bytes = await encodeImages([changed], 'dicom');
+    const out = parseDicom(bytes);
+    const slope = Number(rawOf(out[TAGS.RescaleSlope])?.[0]);
+    expect(slope).toBeGreaterThan(1);
+    expect(rawOf(out[TAGS.RescaleType])).toEqual(['US']);
+    const file = path.join(dir, 'rescaled.dcm');
+    await fs.writeFile(file, bytes);
+    const back = await readImage(file);
+    let worst = 0;
+    back.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - changed.data[i]!))));
+    expect(worst).toBeLessThanOrEqual(slope / 2 + 0.01); // half a grid step, plus float32 rounding at 85800
+  });
+});
+
 export type { RawImage };
