@@ -251,6 +251,13 @@ describe('slow paths (item 17)', () => {
       expect([img.meta.sliceIndex, img.meta.sliceCount]).toEqual([p, pages]);
     });
     expect(Array.from((await readImage(file, { slice: 123 })).data)).toEqual([123, 1123]);
+    // Pages of different sizes cannot be decoded in one pass: page by page, still in order.
+    const mixed = tmp('mixed.tif');
+    await writeImages([createImage(2, 1, 1, Float32Array.from([1, 2])), createImage(3, 2, 1, Float32Array.from([3, 4, 5, 6, 7, 8]))], mixed, { bitDepth: 8 });
+    expect((await readImages(mixed)).map((i) => [i.width, i.height, Array.from(i.data)])).toEqual([
+      [2, 1, [1, 2]],
+      [3, 2, [3, 4, 5, 6, 7, 8]],
+    ]);
   });
 });
 
