@@ -21,12 +21,14 @@ import {
   asModelConfig,
   checkLayerClasses,
   checkNotKeras1,
+  inferenceIdentityNotes,
   keras1Refusal,
   normaliseModelConfig,
   readArchitectureJson,
   type Architecture,
   type KerasModelConfig,
 } from './keras-config.js';
+import { jsonErrorPosition } from './json-text.js';
 
 export interface LoadKerasOptions {
   /**
@@ -34,6 +36,8 @@ export interface LoadKerasOptions {
    * model.json (its weights are ignored). With a full model file it replaces the file's own architecture.
    */
   architecture?: string;
+  /** Told one line per thing a user may want to know (a training-only layer loaded as identity). */
+  onNote?: (note: string) => void;
 }
 
 /** The Keras version written into saved files: a 2.x release whose loader reads every key tfjs writes. */
@@ -155,6 +159,7 @@ export async function loadKerasH5(file: string, options: LoadKerasOptions = {}):
   try {
     const plan = planLoad(file, h5, architecture, options.architecture);
     const model = await buildModel(plan.source, plan.config);
+    for (const note of inferenceIdentityNotes(plan.config)) options.onNote?.(note);
     try {
       assignWeights(file, model, plan.weights);
     } catch (err) {
@@ -189,7 +194,7 @@ function planLoad(file: string, h5: InstanceType<typeof h5wasm.File>, architectu
     try {
       parsed = JSON.parse(configText);
     } catch (err) {
-      throw new InputError(file, `the model_config attribute is not valid JSON (${(err as Error).message})`);
+      throw new InputError(file, `the model_config attribute is not valid JSON${jsonErrorPosition(err)}`);
     }
     config = asModelConfig(parsed);
     if (!config) throw new InputError(file, 'the model_config attribute is not a Keras model config (no class_name/config)');

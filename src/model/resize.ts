@@ -24,22 +24,6 @@ export function sizeBoundLayer(model: LayersModel): string | undefined {
   return model.layers.find((l) => SIZE_BOUND.has(l.getClassName()))?.name;
 }
 
-/** The factor the input size must be divisible by: the product of pool and stride factors on the deepest path. */
-export function sizeDivisor(model: LayersModel): number {
-  let divisor = 1;
-  for (const layer of model.layers) {
-    const cfg = layer.getConfig() as { poolSize?: number | number[]; strides?: number | number[] };
-    const cls = layer.getClassName();
-    if (cls.includes('Pooling2D') && !cls.startsWith('Global')) {
-      const s = cfg.strides ?? cfg.poolSize;
-      divisor *= Array.isArray(s) ? s[0]! : (s ?? 2);
-    } else if (cls === 'Conv2D' && cfg.strides) {
-      divisor *= Array.isArray(cfg.strides) ? cfg.strides[0]! : cfg.strides;
-    }
-  }
-  return divisor;
-}
-
 /** A copy of `model` taking [height, width] inputs (null for any), with the same weight values. */
 export async function withInputSize(model: LayersModel, height: number | null, width: number | null): Promise<LayersModel> {
   const current = inputShapeOf(model);

@@ -1,5 +1,6 @@
 /**
- * Trains an image-to-image network (default: the seed's U-Net) to remove aliasing:
+ * Trains an image-to-image network (default: the seed's U-Net) to remove aliasing: Adam on (zero-filled,
+ * fully sampled) phantom pairs,
  * a fixed validation set, checkpoints every K steps, resume, and a JSON-lines log.
  */
 import { existsSync, promises as fs } from 'node:fs';
