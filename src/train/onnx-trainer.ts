@@ -4,6 +4,7 @@
  * updated here in JS. The tfjs model is only the source of the architecture and the place weights are
  * copied back to for validation, checkpoints and saving.
  */
+import '../engine/onnx/telemetry-off.js';
 import ort from 'onnxruntime-node';
 import { tf, type LayersModel } from '../engine/tf.js';
 import { compileTrainingGraph, type TrainingGraph, type TrainingLoss } from '../engine/onnx/training.js';
