@@ -193,6 +193,11 @@ describe('training', () => {
     };
     await refused({ ...options(tempDir(), 1), model: tinyNet(1, 2) }, /as many output channels as input channels .* for model/);
     await refused({ ...options(tempDir(), 1, true), model: tinyNet() }, /^model and resume: /);
+    // The model's own input sizes decide which crops work: a pooled-and-upsampled skip needs multiples of 2.
+    const x = tf.input({ shape: [null, null, 1] });
+    const up = tf.layers.upSampling2d({}).apply(tf.layers.maxPooling2d({}).apply(x)) as tf.SymbolicTensor;
+    const skip = tf.model({ inputs: x, outputs: tf.layers.conv2d({ filters: 1, kernelSize: 1 }).apply(tf.layers.add().apply([x, up])) as tf.SymbolicTensor });
+    await refused({ ...options(tempDir(), 1), model: skip, crop: 17 }, /^crop: size 17 cannot be used with this model: .* \(try 18\)$/);
     // Adam moves each weight by about lr per step whatever the gradient: lr 1e30 overflows float32.
     await refused({ ...options(tempDir(), 5), lr: 1e30, validateEvery: 100, checkpointEvery: 100 }, /^training diverged at step \d \(loss (NaN|Infinity)\); try a smaller lr$/);
   });

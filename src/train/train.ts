@@ -1,7 +1,7 @@
 /**
  * Trains an image-to-image network (default: the seed's U-Net) to remove aliasing: Adam on (zero-filled,
- * fully sampled) phantom pairs,
- * a fixed validation set, checkpoints every K steps, resume, and a JSON-lines log.
+ * fully sampled) phantom pairs, a fixed validation set, checkpoints every K steps, resume, and a
+ * JSON-lines log. Who computes the steps is a Trainer (trainer.ts): onnxruntime or tfjs.
  */
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import type { LayersModel } from '../engine/tf.js';
 import { UsageError, invalidParameterError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { isPowerOfTwo, type MaskAxis, type MaskPattern } from '../mri/index.js';
+import { checkInputSize, inputSizeMessage } from '../model/input-size.js';
 import { loadLayersModelFromFile, saveLayersModel } from '../model/tfjs-files.js';
 import { buildUNet } from '../model/unet.js';
 import type { EventSink } from '../pipeline/events.js';
@@ -96,8 +97,15 @@ export function validateUndersampling(o: { acceleration: number; center: number;
 
 export function validateTrainOptions(o: TrainOptions): void {
   validateUndersampling(o);
-  if (!Number.isInteger(o.crop) || o.crop % 8 !== 0 || o.crop < 16 || o.crop > o.size) {
-    throw invalidParameterError('crop', `a multiple of 8 between 16 and size (${o.size})`, o.crop);
+  if (!Number.isInteger(o.crop) || o.crop < 16 || o.crop > o.size) throw invalidParameterError('crop', `an integer between 16 and size (${o.size})`, o.crop);
+  if (o.model) {
+    // The crops train the model and the full size validates it: both must be sizes it takes.
+    for (const [name, value] of [['crop', o.crop], ['size', o.size]] as const) {
+      const fits = checkInputSize(o.model, value);
+      if (!fits.ok) throw new UsageError(`${name}: ${inputSizeMessage(value, fits)}`);
+    }
+  } else if (o.crop % 8 !== 0) {
+    throw invalidParameterError('crop', `a multiple of 8 between 16 and size (${o.size}), as the U-Net takes`, o.crop);
   }
   for (const [name, v] of [['steps', o.steps], ['batch', o.batch], ['checkpointEvery', o.checkpointEvery], ['validateEvery', o.validateEvery], ['validationSize', o.validationSize]] as const) {
     if (!Number.isInteger(v) || v < 1) throw invalidParameterError(name, 'an integer >= 1', v);
