@@ -106,6 +106,18 @@ describe('input sizes derived from the layers', () => {
     expect(sizeMultiple(m)).toBe(3);
   });
 
+  it('an input without a channel axis reshaped to an image (LeNet style) takes its own size', () => {
+    const x = tf.input({ shape: [28, 28] });
+    let y = tf.layers.reshape({ targetShape: [28, 28, 1], name: 'to_image' }).apply(x) as T;
+    y = conv(4, 1, 'same', 'l1').apply(y) as T;
+    y = tf.layers.flatten().apply(y) as T;
+    const m = tf.model({ inputs: x, outputs: tf.layers.dense({ units: 10 }).apply(y) as T });
+    expect(checkInputSize(m, 28)).toEqual({ ok: true });
+    const r = checkInputSize(m, 32);
+    expect(r).toMatchObject({ ok: false, nearest: { height: 28, width: 28 } });
+    expect(inputSizeMessage(32, r as Exclude<typeof r, { ok: true }>)).toBe('size 32 cannot be used with this model: layer "to_image" (Reshape) ties the model to the side it was built with, 28, not 32 (try 28)');
+  });
+
   it('a global-pooling head takes any size', () => {
     expect(checkInputSize(globalHead(), 57)).toEqual({ ok: true });
   });

@@ -51,6 +51,15 @@ function spatial(shape: unknown, axis: 0 | 1): number | null | undefined {
   return shape[1 + axis] as number | null;
 }
 
+/** A model input of rank 3 is an image without a channel axis ([batch, height, width], then a Reshape). */
+function isImageInput(shape: readonly unknown[]): boolean {
+  return shape.length === 4 || shape.length === 3;
+}
+
+function inputSpatial(shape: readonly unknown[], axis: 0 | 1): number | null | undefined {
+  return isImageInput(shape) ? (shape[1 + axis] as number | null) : undefined;
+}
+
 const WINDOWED = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'MaxPooling2D', 'AveragePooling2D']);
 const MERGES = new Set(['Concatenate', 'Add', 'Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum']);
 const FLATTENING = new Set(['Flatten', 'Reshape', 'LocallyConnected2D']);
@@ -100,7 +109,7 @@ function step(layer: Layer, ins: Len[], axis: 0 | 1, built: Built): Result {
   if (GLOBAL_POOLS.has(cls)) return { out: [cfg.keepDims === true ? 1 : 'flat'] };
   if (FLATTENING.has(cls)) {
     // What follows was built for one length: the image must arrive at exactly that length.
-    if (built.input !== x) return { fail: `${who} ties the model to the size it was built for (${AXIS_NAMES[axis]} ${built.input ?? 'unknown'} here, ${x} asked)` };
+    if (built.input !== x) return { fail: `${who} ties the model to the ${AXIS_NAMES[axis]} it was built with, ${built.input ?? 'unknown'}, not ${x}` };
     return { out: [built.output ?? 'flat'], sizeBound: true };
   }
   const builtIn = built.input;
@@ -133,7 +142,9 @@ function simulate(model: LayersModel, inputs: Len[], axis: 0 | 1): { outputs: Le
         if (node.outputTensors.every((t) => known.has(t.id))) continue;
         const ins = node.inputTensors.map((t) => known.get(t.id));
         if (ins.some((l) => l === undefined)) continue;
-        const built = { input: spatial(node.inputTensors[0]?.shape, axis), output: spatial(node.outputTensors[0]?.shape, axis) };
+        const first = node.inputTensors[0];
+        const fromInput = first !== undefined && model.inputs.some((t) => t.id === first.id);
+        const built = { input: fromInput ? inputSpatial(first.shape, axis) : spatial(first?.shape, axis), output: spatial(node.outputTensors[0]?.shape, axis) };
         const nested = (layer as unknown as { layers?: unknown }).layers !== undefined;
         const r = nested ? nestedStep(layer as unknown as LayersModel, ins as Len[], axis) : step(layer, ins as Len[], axis, built);
         if ('fail' in r) return r;
@@ -156,12 +167,12 @@ function nestedStep(inner: LayersModel, ins: Len[], axis: 0 | 1): Result {
 /** Whether length n works along `axis` for every image input of the model. */
 function axisWorks(model: LayersModel, axis: 0 | 1, n: number): string | undefined {
   if (!Number.isInteger(n) || n < 1) return `the ${AXIS_NAMES[axis]} must be a whole number >= 1`;
-  const inputs = model.inputs.map((t) => (t.shape.length === 4 ? n : 'flat') as Len);
+  const inputs = model.inputs.map((t) => (isImageInput(t.shape) ? n : 'flat') as Len);
   const r = simulate(model, inputs, axis);
   if ('fail' in r) return r.fail;
   // A model with a Flatten or Reshape head takes the size it was built for, not every size that
   // happens to reach its head at the right length.
-  const own = spatial(model.inputs[0]!.shape, axis);
+  const own = inputSpatial(model.inputs[0]!.shape, axis);
   if (r.sizeBound && own !== n) return `it takes its own ${AXIS_NAMES[axis]} ${own} only (a Flatten or Reshape layer ties it to that size)`;
   return undefined;
 }
