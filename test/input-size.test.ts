@@ -3,6 +3,7 @@ import { selectBackend } from '../src/engine/backend.js';
 import { tf, type LayersModel } from '../src/engine/tf.js';
 import { checkInputSize, inputSizeMessage, sizeMultiple } from '../src/model/input-size.js';
 import { buildUNet } from '../src/model/unet.js';
+import { withInputSize } from '../src/model/resize.js';
 import { planVisualization } from '../src/ascent/visualize.js';
 import { createEngine } from '../src/engine/select.js';
 
@@ -118,8 +119,14 @@ describe('input sizes derived from the layers', () => {
     expect(inputSizeMessage(32, r as Exclude<typeof r, { ok: true }>)).toBe('size 32 cannot be used with this model: layer "to_image" (Reshape) ties the model to the side it was built with, 28, not 32 (try 28)');
   });
 
-  it('a global-pooling head takes any size', () => {
-    expect(checkInputSize(globalHead(), 57)).toEqual({ ok: true });
+  it('a global-pooling head takes any size, and the model is rebuilt for it', async () => {
+    const m = globalHead();
+    expect(checkInputSize(m, 57)).toEqual({ ok: true });
+    const rebuilt = await withInputSize(m, 57, 40);
+    expect(rebuilt.inputs[0]!.shape).toEqual([null, 57, 40, 1]);
+    const x = tf.randomUniform([1, 57, 40, 1], 0, 1, 'float32', 2);
+    expect((rebuilt.predict(x) as tf.Tensor).shape).toEqual([1, 3]);
+    await expect(withInputSize(mnistDiscriminator(), 32, 32)).rejects.toThrow(/^size 32x32 cannot be used with this model: .*\(try 28x28\)$/);
   });
 
   it('the discriminator can be visualised at 28 on both engines', async () => {

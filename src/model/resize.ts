@@ -5,6 +5,7 @@
  */
 import { tf, type LayersModel } from '../engine/tf.js';
 import { UsageError } from '../errors.js';
+import { checkInputSize, inputSizeMessage } from './input-size.js';
 
 type Shape = (number | null)[];
 
@@ -31,10 +32,12 @@ export async function withInputSize(model: LayersModel, height: number | null, w
   const bound = sizeBoundLayer(model);
   // Already any-size although it has Dense layers (e.g. after global pooling): it takes any size as is.
   if (bound !== undefined && current[0] === null && current[1] === null) return model;
-  if (bound !== undefined) {
-    throw new UsageError(
-      `the model takes ${current[0]}x${current[1]} inputs only (layer ${bound} ties it to that size); cannot use ${height ?? 'any'}x${width ?? 'any'}`,
-    );
+  if (height !== null && width !== null) {
+    // The layers decide: a Dense after global pooling takes any size, a Flatten head only its own.
+    const fits = checkInputSize(model, { height, width });
+    if (!fits.ok) throw new UsageError(inputSizeMessage({ height, width }, fits));
+  } else if (bound !== undefined) {
+    throw new UsageError(`the model takes ${current[0]}x${current[1]} inputs only (layer ${bound} ties it to that size); cannot use ${height ?? 'any'}x${width ?? 'any'}`);
   }
   const json = model.toJSON(undefined, false) as unknown as { config: { layers: LayerConfigJson[] } };
   for (const layer of json.config.layers) {
