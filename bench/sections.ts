@@ -137,7 +137,7 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
       const times: number[] = [];
       for (const b of batches) {
         const t = performance.now();
-        await trainer.step(b.inputs, b.targets, 8, 64, 64);
+        await trainer.step({ data: b.inputs, n: 8, height: 64, width: 64 }, b.targets);
         times.push(performance.now() - t);
       }
       await trainer.dispose();

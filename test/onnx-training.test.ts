@@ -190,7 +190,7 @@ describe('Adam and the ONNX trainer', () => {
     const model = buildUNet({ size: null, seed: 6 });
     const trainer = await OnnxTrainer.create(model, { loss: 'l1', lr: 1e-3, threads: 1 });
     const x = randomData(3 * 16 * 16, 8);
-    const stats = await trainer.batchStatistics(x, 3, 16, 16);
+    const stats = await trainer.batchStatistics({ data: x, n: 3, height: 16, width: 16 });
     const input = tf.tensor4d(x, [3, 16, 16, 1]);
     recalibrateBatchNorm(model, input);
     input.dispose();
@@ -213,18 +213,18 @@ describe('Adam and the ONNX trainer', () => {
     const x = randomData(4 * 16 * 16, 7);
     const y = x.map((v) => v * 0.5);
     const losses: number[] = [];
-    for (let s = 0; s < 8; s++) losses.push(await trainer.step(x, y, 4, 16, 16));
+    for (let s = 0; s < 8; s++) losses.push(await trainer.step({ data: x, n: 4, height: 16, width: 16 }, y));
     expect(losses[7]!).toBeLessThan(losses[0]! * 0.5);
     // The copied weights reproduce the trainer's loss through tfjs (training mode: batch statistics).
     trainer.syncToModel();
-    const next = await trainer.step(x, y, 4, 16, 16);
+    const next = await trainer.step({ data: x, n: 4, height: 16, width: 16 }, y);
     const viaTfjs = tf.tidy(() => {
       const p = model.apply(tf.tensor4d(x, [4, 16, 16, 1]), { training: true }) as tf.Tensor;
       return tf.mean(tf.square(tf.sub(p, tf.tensor4d(y, [4, 16, 16, 1])))).dataSync()[0]!;
     });
     expect(next).toBeCloseTo(viaTfjs, 5);
     // Adam's state comes out under tfjs's names and order: iter, every m, every v.
-    const names = trainer.optimizerWeights().map((w) => w.name);
+    const names = (await trainer.optimizerWeights()).map((w) => w.name);
     expect(names[0]).toBe('iter');
     // (tfjs suffixes variable names, dconv64/kernel_3, when a process has built several models)
     expect(names[1]).toMatch(/^dconv64\/kernel(_\d+)?\/m$/);

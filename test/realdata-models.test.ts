@@ -23,7 +23,7 @@ describe.skipIf(!present)('filters on real Keras models', () => {
     for (const r of manifest.results) expect(r.activation.end).toBeGreaterThan(r.activation.start);
     const bad = await captureOutput(() => main(['filters', '--model', path.join(keras, 'tensorspace_mnist_lenet.h5'), '--layers', 'Conv2D_1', '--size', '32', '--out', tempDir()]));
     expect(bad.result).toBe(2);
-    expect(bad.stderr).toContain('--size 32 cannot be used with this model: it takes 28x28 inputs only (layer reshape_1 ties it to that size)');
+    expect(bad.stderr).toContain('size 32 cannot be used with this model: layer "reshape_1" (Reshape) ties the model to the side it was built with, 28, not 32 (try 28)');
   });
 
   it('MTCNN P-Net (3 channels, PReLU, any size): RGB tiles at a chosen size', async () => {

@@ -1,15 +1,31 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/engine/backend.js';
-import { learningRate, trainUNet, type TrainOptions } from '../src/train/train.js';
+import { tf, type LayersModel } from '../src/engine/tf.js';
+import { InputError, UsageError } from '../src/errors.js';
+import { learningRate, trainUNet, zeroFinalLayer, type TrainOptions } from '../src/train/train.js';
+import { predictImages } from '../src/train/evaluate.js';
 import { loadLayersModelFromFile } from '../src/model/tfjs-files.js';
 import { makeExample } from '../src/train/dataset.js';
 import { psnr } from '../src/mri/index.js';
 import { main } from '../src/cli/main.js';
 import { captureOutput, tempDir } from './helpers.js';
 
-const options = (out: string, steps: number, resume = false): TrainOptions => ({
+/**
+ * An image-to-image network small enough to train in well under a second: conv(relu) -> BatchNorm ->
+ * conv, 93 weights. Every layer kind the ONNX trainer trains, so both trainers run it.
+ */
+function tinyNet(seed = 1, outChannels = 1): LayersModel {
+  const input = tf.input({ shape: [null, null, 1] });
+  let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'ta', kernelInitializer: tf.initializers.glorotUniform({ seed }) }).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization({ name: 'tbn' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.conv2d({ filters: outChannels, kernelSize: 3, padding: 'same', name: 'tout', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }), biasInitializer: tf.initializers.constant({ value: 0.1 }) }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: x });
+}
+const TINY_PARAMS = 4 * 9 + 4 + 4 * 4 + 4 * 9 + 1;
+
+const options = (out: string, steps: number, resume = false, model: LayersModel | undefined = resume ? undefined : tinyNet()): TrainOptions => ({
   out,
   steps,
   batch: 2,
@@ -19,7 +35,7 @@ const options = (out: string, steps: number, resume = false): TrainOptions => ({
   center: 0.08,
   pattern: 'random',
   axis: 'x',
-  lr: 1e-3,
+  lr: 1e-2,
   loss: 'l1',
   seed: 3,
   resume,
@@ -28,7 +44,10 @@ const options = (out: string, steps: number, resume = false): TrainOptions => ({
   validationSize: 2,
   float16: false,
   residual: true,
+  model,
 });
+
+const readLog = (dir: string) => readFileSync(path.join(dir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
 describe('training', () => {
   beforeAll(async () => {
@@ -46,23 +65,52 @@ describe('training', () => {
 
   it('trains on onnxruntime by default: a model, a JSON-lines log and example images are written', async () => {
     const out = tempDir();
-    const result = await trainUNet({ ...options(out, 6), lr: 3e-3 });
+    const result = await trainUNet(options(out, 6));
     expect(result.engine).toBe('onnx');
-    const entries = readFileSync(path.join(out, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const entries = readLog(out);
     const log = entries.filter((l) => 'loss' in l);
     expect(log.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(log.every((l) => Number.isFinite(l.loss))).toBe(true);
     // The run ends by recalibrating BatchNorm and logs the validation PSNR after it.
     expect(entries[entries.length - 1]).toMatchObject({ step: 6, recalibratedBatchNorm: true });
-    // Residual runs start from a zeroed last layer: step 0 reconstructs exactly the zero-filled input.
-    expect(log.every((l) => Number.isFinite(l.loss))).toBe(true);
     expect(log[1].valPsnr).toBeTypeOf('number');
     expect(result.imagesPerSecond).toBeGreaterThan(0);
+    // Training moved the network away from the identity it started at.
+    expect(result.validation.network.psnr).not.toBeCloseTo(result.validation.zeroFilled.psnr, 3);
     const model = await loadLayersModelFromFile(path.join(out, 'model.json'));
-    expect(model.countParams()).toBe(2881217);
+    expect(model.countParams()).toBe(TINY_PARAMS);
     // target / zero-filled / network rows for up to 4 validation images (2 here, 32x32 each)
     const { default: sharp } = await import('sharp');
     const meta = await sharp(path.join(out, 'val-examples.png')).metadata();
     expect([meta.width, meta.height]).toEqual([2 * 32, 3 * 32]);
+  });
+
+  it('step 0 of a residual run reconstructs exactly the zero-filled input (last layer zeroed)', async () => {
+    // Directly: a residual network with a zeroed last layer outputs its input.
+    const model = tinyNet(9);
+    const x = Float32Array.from({ length: 2 * 16 * 16 }, (_, i) => Math.sin(i) * 0.5 + 0.5);
+    expect(Math.max(...predictImages(model, x, 2, 16, 16, true).map((v, i) => Math.abs(v - x[i]!)))).toBeGreaterThan(1e-2);
+    zeroFinalLayer(model);
+    expect(Math.max(...predictImages(model, x, 2, 16, 16, true).map((v, i) => Math.abs(v - x[i]!)))).toBeLessThan(1e-7);
+    // Through a run: the step-0 validation scores the network exactly as the zero-filled input.
+    const residual = tempDir();
+    await trainUNet(options(residual, 1));
+    const step0 = readLog(residual)[0];
+    expect(step0.step).toBe(0);
+    expect(step0.valPsnr).toBeCloseTo(step0.zeroFilledPsnr, 9);
+    expect(step0.valSsim).toBeGreaterThan(0);
+    // A non-residual run starts from the random init: far from the zero-filled input.
+    const direct = tempDir();
+    await trainUNet({ ...options(direct, 1), residual: false });
+    const d0 = readLog(direct)[0];
+    expect(Math.abs(d0.valPsnr - d0.zeroFilledPsnr)).toBeGreaterThan(1);
+  });
+
+  it('trains the seed U-Net when no model is given', async () => {
+    const out = tempDir();
+    await trainUNet({ ...options(out, 1), model: undefined, validationSize: 1, checkpointEvery: 1 });
+    const model = await loadLayersModelFromFile(path.join(out, 'model.json'));
+    expect(model.countParams()).toBe(2881217);
   });
 
   it('a checkpoint written by the tfjs trainer resumes on the ONNX one (same Adam state names)', async () => {
@@ -76,28 +124,37 @@ describe('training', () => {
     // The same entries in the same order; tfjs suffixes names per model built in a process (kernel_2).
     const base = (name: string) => name.replace(/_\d+(?=\/[mv]$)/, '');
     expect(optimizer.map((e) => base(e.name))).toEqual(tfjsNames.map((e) => base(e.name)));
-    expect(optimizer.map((e) => base(e.name))).toContain('dconv64/kernel/m');
+    expect(optimizer.map((e) => base(e.name))).toContain('ta/kernel/m');
+    expect(optimizer).toHaveLength(1 + 2 * 6);
   });
 
-  it('a resumed run ends with the same weights as an uninterrupted one', async () => {
-    const straight = tempDir();
-    await trainUNet(options(straight, 4));
-    const interrupted = tempDir();
-    await trainUNet(options(interrupted, 2));
-    await trainUNet(options(interrupted, 4, true));
-    const a = await loadLayersModelFromFile(path.join(straight, 'model.json'));
-    const b = await loadLayersModelFromFile(path.join(interrupted, 'model.json'));
-    const wa = a.getWeights().map((w) => Array.from(w.dataSync()));
-    const wb = b.getWeights().map((w) => Array.from(w.dataSync()));
-    let maxDiff = 0;
-    wa.forEach((w, i) => w.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - wb[i]![j]!)))));
-    expect(maxDiff).toBeLessThan(1e-6);
-    const log = (dir: string) => readFileSync(path.join(dir, 'train-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => 'loss' in l);
-    expect(log(interrupted).map((l) => l.step)).toEqual([1, 2, 3, 4]);
-    // The first resumed step runs on exactly the checkpointed weights: its loss is bit-identical.
-    expect(log(interrupted)[2].loss).toBe(log(straight)[2].loss);
-    expect(Math.abs(log(interrupted)[3].loss - log(straight)[3].loss)).toBeLessThan(1e-4);
-  });
+  for (const engine of ['onnx', 'tfjs'] as const) {
+    it(`a resumed run ends with the same weights as an uninterrupted one (${engine})`, async () => {
+      const straight = tempDir();
+      await trainUNet({ ...options(straight, 4), engine });
+      const interrupted = tempDir();
+      await trainUNet({ ...options(interrupted, 2), engine });
+      await trainUNet({ ...options(interrupted, 4, true), engine });
+      const a = await loadLayersModelFromFile(path.join(straight, 'model.json'));
+      const b = await loadLayersModelFromFile(path.join(interrupted, 'model.json'));
+      const wa = a.getWeights().map((w) => Array.from(w.dataSync()));
+      const wb = b.getWeights().map((w) => Array.from(w.dataSync()));
+      let maxDiff = 0;
+      let maxMoved = 0;
+      const start = tinyNet();
+      zeroFinalLayer(start);
+      const init = start.getWeights().map((w) => Array.from(w.dataSync()));
+      wa.forEach((w, i) => w.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - wb[i]![j]!)))));
+      wa.forEach((w, i) => w.forEach((v, j) => (maxMoved = Math.max(maxMoved, Math.abs(v - init[i]![j]!)))));
+      expect(maxMoved).toBeGreaterThan(1e-3);
+      expect(maxDiff).toBeLessThan(1e-6);
+      const log = (dir: string) => readLog(dir).filter((l) => 'loss' in l);
+      expect(log(interrupted).map((l) => l.step)).toEqual([1, 2, 3, 4]);
+      // The first resumed step runs on exactly the checkpointed weights: its loss is bit-identical.
+      expect(log(interrupted)[2].loss).toBe(log(straight)[2].loss);
+      expect(Math.abs(log(interrupted)[3].loss - log(straight)[3].loss)).toBeLessThan(1e-6);
+    });
+  }
 
   it('cosine schedule: lr at the first step, lr/20 at the last, halfway between at the middle; constant stays', () => {
     const o = { lr: 1e-3, steps: 101, schedule: 'cosine' as const };
@@ -110,10 +167,10 @@ describe('training', () => {
 
   it('refuses bad settings with one line and exit 2', async () => {
     const cases: [string[], RegExp][] = [
-      [['--acceleration', '0.5'], /Expected a number >= 1 for --acceleration but received 0.5/],
-      [['--center', '1.5'], /Expected a fraction in \[0, 1\] for --center but received 1.5/],
-      [['--size', '100'], /Expected a power of two >= 16 .* for --size but received 100/],
-      [['--resume'], /--resume: no checkpoint in .* \(expected checkpoint.json/],
+      [['--acceleration', '0.5'], /Expected a number >= 1 for acceleration but received 0.5/],
+      [['--center', '1.5'], /Expected a fraction in \[0, 1\] for center but received 1.5/],
+      [['--size', '100'], /Expected a power of two >= 16 .* for size but received 100/],
+      [['--resume'], /resume: no checkpoint in .* \(expected checkpoint.json/],
     ];
     for (const [flags, message] of cases) {
       const { result, stderr } = await captureOutput(() => main(['train', '--out', tempDir(), '--steps', '1', '--backend', 'wasm', ...flags]));
@@ -123,11 +180,50 @@ describe('training', () => {
     }
   });
 
-  it('refuses to overwrite an earlier run without --resume', async () => {
+  it('refuses a model it cannot train, a model with resume, and a diverging run, each as a typed one-line error', async () => {
+    const refused = async (o: TrainOptions, message: RegExp) => {
+      const err = await trainUNet(o).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(UsageError);
+      expect((err as Error).message).toMatch(message);
+      expect((err as Error).message).not.toMatch(/--/);
+      expect((err as Error).message.split('\n')).toHaveLength(1);
+    };
+    await refused({ ...options(tempDir(), 1), model: tinyNet(1, 2) }, /as many output channels as input channels .* for model/);
+    await refused({ ...options(tempDir(), 1, true), model: tinyNet() }, /^model and resume: /);
+    // The model's own input sizes decide which crops work: a pooled-and-upsampled skip needs multiples of 2.
+    const x = tf.input({ shape: [null, null, 1] });
+    const up = tf.layers.upSampling2d({}).apply(tf.layers.maxPooling2d({}).apply(x)) as tf.SymbolicTensor;
+    const skip = tf.model({ inputs: x, outputs: tf.layers.conv2d({ filters: 1, kernelSize: 1 }).apply(tf.layers.add().apply([x, up])) as tf.SymbolicTensor });
+    await refused({ ...options(tempDir(), 1), model: skip, crop: 17 }, /^crop: size 17 cannot be used with this model: .* \(try 18\)$/);
+    // Adam moves each weight by about lr per step whatever the gradient: lr 1e30 overflows float32.
+    await refused({ ...options(tempDir(), 5), lr: 1e30, validateEvery: 100, checkpointEvery: 100 }, /^training diverged at step \d \(loss (NaN|Infinity)\); try a smaller lr$/);
+  });
+
+  it('a checkpoint whose optimizer state does not fit the model is an input error naming the checkpoint', async () => {
+    const out = tempDir();
+    await trainUNet(options(out, 2));
+    const dir = path.join(out, 'checkpoint-0000002');
+    const index = JSON.parse(readFileSync(path.join(dir, 'optimizer.json'), 'utf8')) as unknown[];
+    writeFileSync(path.join(dir, 'optimizer.json'), JSON.stringify(index.slice(0, -1)));
+    for (const engine of ['onnx', 'tfjs'] as const) {
+      const err = await trainUNet({ ...options(out, 4, true), engine }).catch((e: unknown) => e);
+      expect(err, engine).toBeInstanceOf(InputError);
+      expect((err as Error).message).toBe(`${dir}: optimizer state has 12 entries; this model needs 13 (iter, then m and v for 6 weights)`);
+    }
+    writeFileSync(path.join(dir, 'optimizer.json'), '{ not json');
+    const err = await trainUNet(options(out, 4, true)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as Error).message).toBe(`${path.join(dir, 'optimizer.json')}: optimizer state is not valid JSON`);
+  });
+
+  it('refuses to overwrite an earlier run unless resumed', async () => {
     const out = tempDir();
     await trainUNet(options(out, 2));
     expect(existsSync(path.join(out, 'checkpoint.json'))).toBe(true);
-    await expect(trainUNet(options(out, 2))).rejects.toThrow(/already holds a training run; pass --resume/);
+    await expect(trainUNet(options(out, 2))).rejects.toThrow(/already holds a training run; set resume to continue it/);
   });
 
   it('eval --json reports zero-filled and network quality and their gain', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildUNet, SEED_LAYERS } from '../src/model/unet.js';
 import { summarize } from '../src/model/summary.js';
-import { withInputSize, sizeDivisor } from '../src/model/resize.js';
+import { withInputSize } from '../src/model/resize.js';
+import { checkInputSize, sizeMultiple } from '../src/model/input-size.js';
 import { tf } from '../src/engine/tf.js';
 
 // Transcribed from the seed post's `model.summary()` (../shared/seed/visualizacion-filtros-keras.md).
@@ -67,7 +68,8 @@ describe("the seed's U-Net", () => {
   });
 
   it('is rebuilt for any size divisible by 8 with the same weights and outputs', async () => {
-    expect(sizeDivisor(model)).toBe(8);
+    expect(sizeMultiple(model)).toBe(8);
+    expect(checkInputSize(model, { height: 32, width: 24 })).toEqual({ ok: true });
     const small = await withInputSize(model, 32, 24);
     expect(small.outputShape).toEqual([null, 32, 24, 1]);
     const x = tf.randomUniform([1, 32, 24, 1], 0, 1, 'float32', 3);

@@ -9,7 +9,7 @@ import { ascend } from './ascend.js';
 import { resolveFilters, type FilterSelection } from './filters.js';
 import type { InitSource } from './init.js';
 import { keyedRng } from './random.js';
-import { inputShapeOf, sizeBoundLayer, sizeDivisor } from '../model/resize.js';
+import { checkInputSize, inputSizeMessage } from '../model/input-size.js';
 
 export interface VisualizeOptions {
   layers: readonly string[];
@@ -68,20 +68,9 @@ export function targetableLayers(model: LayersModel): string[] {
 /** Resolves layers and filters against the model, before any tensor is made. */
 export function planVisualization(model: LayersModel, options: Pick<VisualizeOptions, 'layers' | 'filters' | 'seed' | 'size'>): LayerPlan[] {
   const valid = targetableLayers(model);
-  const divisor = sizeDivisor(model);
-  if (!Number.isInteger(options.size) || options.size < divisor) {
-    throw invalidParameterError('--size', `an integer >= ${divisor}`, options.size);
-  }
-  if (options.size % divisor !== 0) {
-    throw new UsageError(
-      `--size ${options.size} cannot be used with this model: it pools by a total factor of ${divisor}, so the size must be divisible by ${divisor} (try ${Math.round(options.size / divisor) * divisor || divisor})`,
-    );
-  }
-  const bound = sizeBoundLayer(model);
-  const [fixedH, fixedW] = inputShapeOf(model);
-  if (bound !== undefined && (fixedH !== options.size || fixedW !== options.size)) {
-    throw new UsageError(`--size ${options.size} cannot be used with this model: it takes ${fixedH}x${fixedW} inputs only (layer ${bound} ties it to that size)`);
-  }
+  if (!Number.isInteger(options.size) || options.size < 1) throw invalidParameterError('size', 'an integer >= 1', options.size);
+  const fits = checkInputSize(model, options.size);
+  if (!fits.ok) throw new UsageError(inputSizeMessage(options.size, fits));
   if (options.layers.length === 0) throw invalidParameterError('--layers', 'at least one layer name', '');
   return options.layers.map((layer) => {
     if (!valid.includes(layer)) throw unknownNameError('layer', layer, valid);

@@ -8,6 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { tf } from '../engine/tf.js';
 import { InputError, UsageError } from '../errors.js';
+import { parseJsonFile } from './json-text.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -40,6 +41,42 @@ const PYTHON_CODE_CLASSES: Record<string, string> = {
   SlicingOpLambda: 'a SlicingOpLambda layer wraps a Python slice of a tensor, which TensorFlow.js cannot rebuild',
   TensorFlowOpLayer: 'a TensorFlowOpLayer wraps a TensorFlow operation called in Python, which TensorFlow.js cannot rebuild',
 };
+
+/**
+ * Standard Keras layers that act only while training (dropout, noise, an activity penalty): identity at
+ * inference, which is all unet-dream runs. The ones TensorFlow.js has no class for are loaded as a
+ * Dropout layer of the same name, which both engines run as identity.
+ */
+export const INFERENCE_IDENTITY_CLASSES: readonly string[] = Object.freeze([
+  'Dropout', 'SpatialDropout1D', 'SpatialDropout2D', 'SpatialDropout3D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'ActivityRegularization',
+]);
+
+/** One line per training-only layer of a config: what the loader tells a --verbose user. */
+export function inferenceIdentityNotes(modelConfig: Json): string[] {
+  return listLayers(modelConfig)
+    .filter((l) => INFERENCE_IDENTITY_CLASSES.includes(l.className))
+    .map((l) => `layer "${l.name}" (${l.className}) acts only in training: loaded as identity`);
+}
+
+/**
+ * Rewrites every training-only layer tfjs cannot build (SpatialDropout2D/3D, ActivityRegularization)
+ * into a Dropout of the same name: identity at inference, and the graph keeps its names and links.
+ */
+export function rewriteInferenceIdentities(value: Json): Json {
+  if (Array.isArray(value)) return value.map(rewriteInferenceIdentities);
+  if (!isObject(value)) return value;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(value)) out[k] = rewriteInferenceIdentities(v);
+  const cls = out.class_name;
+  if (typeof cls === 'string' && INFERENCE_IDENTITY_CLASSES.includes(cls) && !isRegisteredClass(cls) && isObject(out.config)) {
+    const c = out.config;
+    const config: JsonObject = { name: c.name ?? null, trainable: c.trainable ?? true, rate: typeof c.rate === 'number' ? c.rate : 0 };
+    for (const key of ['dtype', 'batch_input_shape']) if (key in c) config[key] = c[key]!;
+    out.class_name = 'Dropout';
+    out.config = config;
+  }
+  return out;
+}
 
 function registeredClasses(): Record<string, unknown> {
   // SerializationMap is the registry modelFromJSON deserialises from: asking it avoids a second list to keep in sync.
@@ -132,7 +169,7 @@ export function checkLayerClasses(file: string, modelConfig: Json): void {
           `(or move the computation before or after the model), re-save the model, and load the new file.`,
       );
     }
-    if (!isRegisteredClass(layer.className)) {
+    if (!isRegisteredClass(layer.className) && !INFERENCE_IDENTITY_CLASSES.includes(layer.className)) {
       throw new UsageError(
         `${file}: layer "${layer.name}" has class ${layer.className}, a custom or unsupported layer class that ` +
           `TensorFlow.js cannot build. Replace it with built-in Keras layers, re-save the model, and load the new file.`,
@@ -281,7 +318,7 @@ function normaliseModelBody(className: string, body: Json): Json {
 
 /** Rewrites a Keras 2 / tf.keras 2 / Keras 3 model config into the Keras 2 form tfjs reads. */
 export function normaliseModelConfig(config: KerasModelConfig): KerasModelConfig {
-  const out = normaliseEntry(config) as KerasModelConfig;
+  const out = normaliseEntry(rewriteInferenceIdentities(config) as JsonObject) as KerasModelConfig;
   // keep only what describes the model: tfjs would otherwise look at keras_version/backend/training_config
   return { class_name: out.class_name, config: out.config };
 }
@@ -310,12 +347,7 @@ export async function readArchitectureJson(file: string): Promise<Architecture> 
     const code = (err as NodeJS.ErrnoException).code;
     throw new InputError(file, code === 'ENOENT' ? 'no such architecture file' : code === 'EISDIR' ? 'is a directory, expected a model.json' : `cannot read (${code ?? (err as Error).message})`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(file, `not JSON (${(err as Error).message}); expected a Keras model.to_json() file or a TensorFlow.js model.json`);
-  }
+  const json = parseJsonFile(text, file, 'a Keras model.to_json() file or a TensorFlow.js model.json');
   let node: unknown = json;
   let kerasVersion: string | undefined;
   for (let depth = 0; depth < 3 && isObject(node); depth++) {

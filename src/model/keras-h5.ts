@@ -21,12 +21,14 @@ import {
   asModelConfig,
   checkLayerClasses,
   checkNotKeras1,
+  inferenceIdentityNotes,
   keras1Refusal,
   normaliseModelConfig,
   readArchitectureJson,
   type Architecture,
   type KerasModelConfig,
 } from './keras-config.js';
+import { jsonErrorPosition } from './json-text.js';
 
 export interface LoadKerasOptions {
   /**
@@ -34,6 +36,8 @@ export interface LoadKerasOptions {
    * model.json (its weights are ignored). With a full model file it replaces the file's own architecture.
    */
   architecture?: string;
+  /** Told one line per thing a user may want to know (a training-only layer loaded as identity). */
+  onNote?: (note: string) => void;
 }
 
 /** The Keras version written into saved files: a 2.x release whose loader reads every key tfjs writes. */
@@ -43,12 +47,87 @@ const HDF5_ATTRIBUTE_LIMIT = 64512;
 const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 let h5Ready: Promise<void> | undefined;
+let h5Module: Awaited<typeof h5wasm.ready> | undefined;
 /** Loads the HDF5 library once; its errors then throw instead of being printed on stderr. */
 function ready(): Promise<void> {
   h5Ready ??= h5wasm.ready.then((module) => {
     module.activate_throwing_error_handler();
+    h5Module = module;
+    confineOpens(module.FS as unknown as EmscriptenFs);
   });
   return h5Ready;
+}
+
+interface EmscriptenFs {
+  open: (path: unknown, ...rest: unknown[]) => unknown;
+  ErrnoError: new (errno: number) => Error;
+}
+
+/** While model files are being read, the only files the HDF5 library may open (empty: no read running). */
+const openable = new Set<string>();
+/** Files the library tried to open and was refused, for the message. */
+const refusedOpens: string[] = [];
+const EMSCRIPTEN_EACCES = 2;
+
+/**
+ * The node build of h5wasm opens files straight from the host, and HDF5 can make a dataset read
+ * another file (external storage, an external link, a virtual dataset's sources). So the library may
+ * open only the files this module handed it; any other open fails, whatever in the file asked for it.
+ */
+function confineOpens(fsys: EmscriptenFs): void {
+  const open = fsys.open;
+  fsys.open = function (this: unknown, target: unknown, ...rest: unknown[]) {
+    if (openable.size > 0 && typeof target === 'string' && !openable.has(path.resolve(target))) {
+      refusedOpens.push(target);
+      throw new fsys.ErrnoError(EMSCRIPTEN_EACCES);
+    }
+    return open.call(this, target, ...rest);
+  };
+}
+
+/** Runs `fn` with `file` among the files HDF5 may open (and no other file, while it runs). */
+async function withHdf5File<R>(file: string, fn: () => R | Promise<R>): Promise<R> {
+  await ready();
+  const target = path.resolve(file);
+  openable.add(target);
+  refusedOpens.length = 0;
+  try {
+    return await fn();
+  } finally {
+    openable.delete(target);
+  }
+}
+
+/**
+ * Refuses what makes an HDF5 file read other files: external links anywhere in it, and virtual
+ * datasets (external storage is refused when read, by confineOpens, as HDF5 does not say which
+ * datasets use it).
+ */
+function checkSelfContained(file: string, root: Group): void {
+  const visit = (group: Group) => {
+    for (const name of group.keys()) {
+      const where = group.path === '/' ? `/${name}` : `${group.path}/${name}`;
+      const type = group.get_type(where);
+      if (type === h5Module!.H5G_UDLINK) {
+        const link = group.get_external_link(where) as { filename: string; obj_path: string };
+        throw new InputError(file, `${where} is an external link to ${JSON.stringify(link.filename)}; a model file must hold its own data, links to other files are refused`);
+      }
+      if (type === h5Module!.H5G_LINK) continue; // a dangling soft link: nothing to read
+      const node = group.get(name);
+      if (node instanceof h5wasm.Group) visit(node);
+      else if (node instanceof h5wasm.Dataset && (node.metadata as { virtual_sources?: { file_name: string }[] }).virtual_sources?.length) {
+        const sources = (node.metadata as { virtual_sources: { file_name: string }[] }).virtual_sources.map((v) => v.file_name);
+        throw new InputError(file, `${where} is a virtual dataset reading ${sources.map((f) => JSON.stringify(f)).join(', ')}; virtual datasets are refused in model files`);
+      }
+    }
+  };
+  visit(root);
+}
+
+/** The message for a read that failed because HDF5 tried to open another file. */
+function refusedOpenReason(): string | undefined {
+  if (refusedOpens.length === 0) return undefined;
+  return `its data would be read from another file (${JSON.stringify(refusedOpens[0])}, by HDF5 external storage or a link); a model file must hold its own data`;
 }
 
 /** The most specific line of an HDF5 error stack ("file signature not found", "truncated file: ..."). */
@@ -145,7 +224,10 @@ export async function loadKerasH5(file: string, options: LoadKerasOptions = {}):
   if (kind !== 'hdf5') throw new InputError(file, 'not an HDF5 file (no HDF5 signature); expected a Keras .h5 model saved with model.save()');
 
   const architecture = options.architecture ? await readArchitectureJson(options.architecture) : undefined;
-  await ready();
+  return withHdf5File(file, () => readKerasFile(file, architecture, options));
+}
+
+async function readKerasFile(file: string, architecture: Architecture | undefined, options: LoadKerasOptions): Promise<LayersModel> {
   let h5: InstanceType<typeof h5wasm.File>;
   try {
     h5 = new h5wasm.File(path.resolve(file), 'r');
@@ -153,8 +235,10 @@ export async function loadKerasH5(file: string, options: LoadKerasOptions = {}):
     throw new InputError(file, `cannot read as HDF5: ${hdf5Reason(err)}`);
   }
   try {
+    checkSelfContained(file, h5);
     const plan = planLoad(file, h5, architecture, options.architecture);
     const model = await buildModel(plan.source, plan.config);
+    for (const note of inferenceIdentityNotes(plan.config)) options.onNote?.(note);
     try {
       assignWeights(file, model, plan.weights);
     } catch (err) {
@@ -164,7 +248,7 @@ export async function loadKerasH5(file: string, options: LoadKerasOptions = {}):
     return model;
   } catch (err) {
     if (err instanceof UsageError || err instanceof InputError) throw err;
-    throw new InputError(file, `cannot read: ${hdf5Reason(err)}`);
+    throw new InputError(file, `cannot read: ${refusedOpenReason() ?? hdf5Reason(err)}`);
   } finally {
     h5.close();
   }
@@ -189,7 +273,7 @@ function planLoad(file: string, h5: InstanceType<typeof h5wasm.File>, architectu
     try {
       parsed = JSON.parse(configText);
     } catch (err) {
-      throw new InputError(file, `the model_config attribute is not valid JSON (${(err as Error).message})`);
+      throw new InputError(file, `the model_config attribute is not valid JSON${jsonErrorPosition(err)}`);
     }
     config = asModelConfig(parsed);
     if (!config) throw new InputError(file, 'the model_config attribute is not a Keras model config (no class_name/config)');
@@ -386,7 +470,7 @@ function readWeight(file: string, layer: FileLayer, weightName: string): { data:
   try {
     value = node.value;
   } catch (err) {
-    throw new InputError(file, `layer "${layer.name}": cannot read weight ${weightName} (${node.dtype}): ${hdf5Reason(err)}`);
+    throw new InputError(file, `layer "${layer.name}": cannot read weight ${weightName}: ${refusedOpenReason() ?? `(${node.dtype}) ${hdf5Reason(err)}`}`);
   }
   let data: Float32Array;
   if (value instanceof Float32Array) data = value;

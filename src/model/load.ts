@@ -26,6 +26,8 @@ export interface LoadedModel {
   residual: boolean;
   /** One sentence a user should know about these weights. */
   note: string;
+  /** Details for a verbose log, one line each: e.g. a training-only layer (Dropout, GaussianNoise) loaded as identity. */
+  notes: string[];
 }
 
 export function modelSha256(model: LayersModel): string {
@@ -38,7 +40,7 @@ export function modelSha256(model: LayersModel): string {
   return hash.digest('hex');
 }
 
-async function loadBuiltin(): Promise<Omit<LoadedModel, 'sha256' | 'spec'>> {
+async function loadBuiltin(): Promise<Omit<LoadedModel, 'sha256' | 'spec' | 'notes'>> {
   const json = path.join(BUILTIN_MODEL_DIR, 'model.json');
   if (existsSync(json)) {
     // Trained at any size; shown (and summarised) at the seed's 128x128 like its Keras summary.
@@ -54,7 +56,7 @@ async function loadBuiltin(): Promise<Omit<LoadedModel, 'sha256' | 'spec'>> {
   };
 }
 
-async function loadFromPath(spec: string, architecture?: string): Promise<Omit<LoadedModel, 'sha256' | 'spec'>> {
+async function loadFromPath(spec: string, architecture: string | undefined, onNote: (note: string) => void): Promise<Omit<LoadedModel, 'sha256' | 'spec' | 'notes'>> {
   let file = spec;
   const stat = await fs.stat(spec).catch(() => undefined);
   if (!stat) throw new InputError(spec, 'no such model file or directory');
@@ -64,9 +66,9 @@ async function loadFromPath(spec: string, architecture?: string): Promise<Omit<L
   }
   const lower = file.toLowerCase();
   if (lower.endsWith('.h5') || lower.endsWith('.hdf5') || lower.endsWith('.keras')) {
-    return { model: await loadKerasH5(file, { architecture }), id: path.resolve(file), trained: true, residual: false, note: `Keras HDF5 model loaded from ${file}` };
+    return { model: await loadKerasH5(file, { architecture, onNote }), id: path.resolve(file), trained: true, residual: false, note: `Keras HDF5 model loaded from ${file}` };
   }
-  return { model: await loadLayersModelFromFile(file), id: path.resolve(file), trained: true, residual: await trainedResidual(file), note: `loaded from ${file}` };
+  return { model: await loadLayersModelFromFile(file, { onNote }), id: path.resolve(file), trained: true, residual: await trainedResidual(file), note: `loaded from ${file}` };
 }
 
 export interface LoadModelOptions {
@@ -81,6 +83,7 @@ async function trainedResidual(jsonPath: string): Promise<boolean> {
 }
 
 export async function loadModel(spec = 'builtin', options: LoadModelOptions = {}): Promise<LoadedModel> {
-  const loaded = spec === 'builtin' ? await loadBuiltin() : await loadFromPath(spec, options.architecture);
-  return { ...loaded, spec, sha256: modelSha256(loaded.model) };
+  const notes: string[] = [];
+  const loaded = spec === 'builtin' ? await loadBuiltin() : await loadFromPath(spec, options.architecture, (note) => notes.push(note));
+  return { ...loaded, spec, sha256: modelSha256(loaded.model), notes };
 }

@@ -5,6 +5,7 @@
  */
 import { tf, type LayersModel } from '../engine/tf.js';
 import { UsageError } from '../errors.js';
+import { checkInputSize, inputSizeMessage } from './input-size.js';
 
 type Shape = (number | null)[];
 
@@ -24,22 +25,6 @@ export function sizeBoundLayer(model: LayersModel): string | undefined {
   return model.layers.find((l) => SIZE_BOUND.has(l.getClassName()))?.name;
 }
 
-/** The factor the input size must be divisible by: the product of pool and stride factors on the deepest path. */
-export function sizeDivisor(model: LayersModel): number {
-  let divisor = 1;
-  for (const layer of model.layers) {
-    const cfg = layer.getConfig() as { poolSize?: number | number[]; strides?: number | number[] };
-    const cls = layer.getClassName();
-    if (cls.includes('Pooling2D') && !cls.startsWith('Global')) {
-      const s = cfg.strides ?? cfg.poolSize;
-      divisor *= Array.isArray(s) ? s[0]! : (s ?? 2);
-    } else if (cls === 'Conv2D' && cfg.strides) {
-      divisor *= Array.isArray(cfg.strides) ? cfg.strides[0]! : cfg.strides;
-    }
-  }
-  return divisor;
-}
-
 /** A copy of `model` taking [height, width] inputs (null for any), with the same weight values. */
 export async function withInputSize(model: LayersModel, height: number | null, width: number | null): Promise<LayersModel> {
   const current = inputShapeOf(model);
@@ -47,10 +32,12 @@ export async function withInputSize(model: LayersModel, height: number | null, w
   const bound = sizeBoundLayer(model);
   // Already any-size although it has Dense layers (e.g. after global pooling): it takes any size as is.
   if (bound !== undefined && current[0] === null && current[1] === null) return model;
-  if (bound !== undefined) {
-    throw new UsageError(
-      `the model takes ${current[0]}x${current[1]} inputs only (layer ${bound} ties it to that size); cannot use ${height ?? 'any'}x${width ?? 'any'}`,
-    );
+  if (height !== null && width !== null) {
+    // The layers decide: a Dense after global pooling takes any size, a Flatten head only its own.
+    const fits = checkInputSize(model, { height, width });
+    if (!fits.ok) throw new UsageError(inputSizeMessage({ height, width }, fits));
+  } else if (bound !== undefined) {
+    throw new UsageError(`the model takes ${current[0]}x${current[1]} inputs only (layer ${bound} ties it to that size); cannot use ${height ?? 'any'}x${width ?? 'any'}`);
   }
   const json = model.toJSON(undefined, false) as unknown as { config: { layers: LayerConfigJson[] } };
   for (const layer of json.config.layers) {

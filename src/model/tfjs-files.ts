@@ -7,6 +7,8 @@ import path from 'node:path';
 import { tf, type LayersModel } from '../engine/tf.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { inferenceIdentityNotes, isObject, rewriteInferenceIdentities, type Json } from './keras-config.js';
+import { parseJsonFile } from './json-text.js';
 
 interface ModelJson {
   modelTopology: object;
@@ -17,33 +19,42 @@ interface ModelJson {
   userDefinedMetadata?: { [key: string]: {} };
 }
 
-export async function readModelArtifacts(jsonPath: string): Promise<tf.io.ModelArtifacts> {
-  let json: ModelJson;
+export interface ReadModelOptions {
+  /** Told one line per thing a user may want to know (a training-only layer loaded as identity). */
+  onNote?: (note: string) => void;
+}
+
+/**
+ * Reads a model.json and its weight files. Every weight path must name a file inside the model's
+ * folder (after symlinks): a model file is data from anyone, and must not read, or let `convert` copy,
+ * any other file on the machine.
+ */
+export async function readModelArtifacts(jsonPath: string, options: ReadModelOptions = {}): Promise<tf.io.ModelArtifacts> {
+  let text: string;
   try {
-    json = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as ModelJson;
+    text = await fs.readFile(jsonPath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(jsonPath, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected model.json' : `not a TensorFlow.js model.json (${(err as Error).message})`);
+    throw new InputError(jsonPath, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, expected model.json' : `cannot read (${code ?? 'unknown error'})`);
   }
-  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
+  const json = parseJsonFile(text, jsonPath, 'a TensorFlow.js model.json') as ModelJson;
+  if (!isObject(json) || !isObject(json.modelTopology) || !Array.isArray(json.weightsManifest)) {
     throw new InputError(jsonPath, 'not a TensorFlow.js layers model: modelTopology or weightsManifest missing');
   }
-  const dir = path.dirname(jsonPath);
+  const topology = json.modelTopology as Json;
+  for (const note of inferenceIdentityNotes(isObject(topology) && isObject(topology.model_config) ? topology.model_config : topology)) options.onNote?.(note);
   const buffers: Buffer[] = [];
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
   for (const group of json.weightsManifest) {
-    for (const p of group.paths) {
-      try {
-        buffers.push(await fs.readFile(path.join(dir, p)));
-      } catch {
-        throw new InputError(jsonPath, `weight file ${p} is missing`);
-      }
+    if (!isObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights) || group.paths.some((p) => typeof p !== 'string')) {
+      throw new InputError(jsonPath, 'weightsManifest entries must each have a list of paths and a list of weights');
     }
+    for (const p of group.paths) buffers.push(await readWeightFile(jsonPath, p));
     weightSpecs.push(...group.weights);
   }
   const joined = Buffer.concat(buffers);
   return {
-    modelTopology: json.modelTopology,
+    modelTopology: rewriteInferenceIdentities(topology) as object,
     weightSpecs,
     weightData: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength),
     format: json.format,
@@ -53,14 +64,42 @@ export async function readModelArtifacts(jsonPath: string): Promise<tf.io.ModelA
   };
 }
 
-/** A model.json's user metadata, without reading its weights. */
-export async function readModelMetadata(jsonPath: string): Promise<Record<string, unknown> | undefined> {
-  const json = JSON.parse(await fs.readFile(jsonPath, 'utf8')) as ModelJson;
-  return json.userDefinedMetadata as Record<string, unknown> | undefined;
+/** One weight file of a model.json, refused unless it lies inside the model's folder. */
+async function readWeightFile(jsonPath: string, weightPath: string): Promise<Buffer> {
+  const dir = path.dirname(path.resolve(jsonPath));
+  const outside = () => new InputError(jsonPath, `weight path ${JSON.stringify(weightPath)} points outside the model's folder; weight files must be inside ${dir}`);
+  if (weightPath === '' || weightPath.includes('\0') || path.isAbsolute(weightPath) || path.win32.isAbsolute(weightPath)) throw outside();
+  const target = path.resolve(dir, weightPath);
+  if (!isInside(dir, target)) throw outside();
+  let real: string;
+  try {
+    real = await fs.realpath(target);
+  } catch {
+    throw new InputError(jsonPath, `weight file ${JSON.stringify(weightPath)} is missing`);
+  }
+  // A symlink inside the folder may still lead out of it: compare where it really is.
+  if (!isInside(await fs.realpath(dir), real)) throw outside();
+  try {
+    return await fs.readFile(real);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(jsonPath, `weight file ${JSON.stringify(weightPath)} cannot be read (${code === 'EISDIR' ? 'is a directory' : (code ?? 'unknown error')})`);
+  }
 }
 
-export async function loadLayersModelFromFile(jsonPath: string): Promise<LayersModel> {
-  const artifacts = await readModelArtifacts(jsonPath);
+function isInside(dir: string, target: string): boolean {
+  const rel = path.relative(dir, target);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+/** A model.json's user metadata, without reading its weights. */
+export async function readModelMetadata(jsonPath: string): Promise<Record<string, unknown> | undefined> {
+  const json = parseJsonFile(await fs.readFile(jsonPath, 'utf8'), jsonPath, 'a TensorFlow.js model.json') as ModelJson;
+  return isObject(json) ? (json.userDefinedMetadata as Record<string, unknown> | undefined) : undefined;
+}
+
+export async function loadLayersModelFromFile(jsonPath: string, options: ReadModelOptions = {}): Promise<LayersModel> {
+  const artifacts = await readModelArtifacts(jsonPath, options);
   try {
     return await tf.loadLayersModel({ load: async () => artifacts });
   } catch (err) {

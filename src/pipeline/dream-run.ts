@@ -21,7 +21,7 @@ import { writeImage, writeImages, type WriteFormat } from '../io/write.js';
 import { loadModel, type LoadedModel } from '../model/load.js';
 import { WorkerPool, spawnModuleWorker } from '../engine/pool.js';
 import { planParallelism, type Engine, type Objective } from '../engine/engine.js';
-import { sizeDivisor } from '../model/resize.js';
+import { sizeMultiple } from '../model/input-size.js';
 import { dream, validateDreamOptions, type DreamOptions, type OctaveRecord } from '../ascent/dream.js';
 import { buildObjective, parseObjectiveTerms } from '../ascent/objective-spec.js';
 import { mergeLuminance, splitLuminance } from '../ascent/color.js';
@@ -135,7 +135,7 @@ export async function createDreamContext(config: DreamConfig): Promise<DreamCont
   const loaded = await loadModel(config.model.source, { architecture: config.model.architecture });
   const objective = buildObjective(loaded.model, parseObjectiveTerms(config.layers), config.objective);
   const { engine, skipped, fallback } = await createEngine(loaded.model, config.model.backend, { threads: config.model.threads, device: config.model.device });
-  return { loaded, engine, objective, channels: modelChannels(loaded.model), divisor: sizeDivisor(loaded.model), skipped, fallback };
+  return { loaded, engine, objective, channels: modelChannels(loaded.model), divisor: sizeMultiple(loaded.model), skipped, fallback };
 }
 
 export interface DreamItemProgress {

@@ -4,11 +4,13 @@
  * updated here in JS. The tfjs model is only the source of the architecture and the place weights are
  * copied back to for validation, checkpoints and saving.
  */
+import '../engine/onnx/telemetry-off.js';
 import ort from 'onnxruntime-node';
 import { tf, type LayersModel } from '../engine/tf.js';
 import { compileTrainingGraph, type TrainingGraph, type TrainingLoss } from '../engine/onnx/training.js';
 import { Adam } from './adam.js';
 import { assertDeviceAvailable } from '../engine/onnx/onnx-engine.js';
+import { channelsOf, checkOptimizerEntries, type ImageBatch, type OptimizerEntry, type Trainer } from './trainer.js';
 
 export interface OnnxTrainerOptions {
   loss: TrainingLoss;
@@ -18,7 +20,8 @@ export interface OnnxTrainerOptions {
   device?: 'cpu' | 'cuda';
 }
 
-export class OnnxTrainer {
+export class OnnxTrainer implements Trainer {
+  readonly engine = 'onnx' as const;
   readonly graph: TrainingGraph;
   private readonly params: Float32Array[];
   private readonly adam: Adam;
@@ -67,9 +70,8 @@ export class OnnxTrainer {
    * Every BatchNorm layer's exact statistics over `inputs` (one batch, current weights): what
    * recalibrateBatchNorm computes layer by layer, in one forward pass.
    */
-  async batchStatistics(inputs: Float32Array, n: number, height: number, width: number): Promise<Map<string, { mean: Float32Array; variance: Float32Array }>> {
-    const channels = inputs.length / (n * height * width);
-    const feeds: Record<string, ort.Tensor> = { input: new ort.Tensor('float32', inputs, [n, height, width, channels]) };
+  async batchStatistics(batch: ImageBatch): Promise<Map<string, { mean: Float32Array; variance: Float32Array }>> {
+    const feeds: Record<string, ort.Tensor> = { input: new ort.Tensor('float32', batch.data, [batch.n, batch.height, batch.width, channelsOf(batch)]) };
     this.feedWeights(this.statisticsGraph, feeds);
     const out = await this.statisticsSession.run(feeds);
     const stats = new Map<string, { mean: Float32Array; variance: Float32Array }>();
@@ -80,13 +82,27 @@ export class OnnxTrainer {
     return stats;
   }
 
+  async setExactBatchNormStatistics(calibration: ImageBatch): Promise<void> {
+    const stats = await this.batchStatistics(calibration);
+    for (const [name, s] of stats) {
+      const layer = this.model.getLayer(name);
+      // The moving mean and variance are a BatchNorm layer's last two weights (gamma and beta are optional).
+      const weights = layer.getWeights().slice();
+      const mean = tf.tensor1d(s.mean);
+      const variance = tf.tensor1d(s.variance);
+      weights.splice(weights.length - 2, 2, mean, variance);
+      layer.setWeights(weights);
+      mean.dispose();
+      variance.dispose();
+    }
+  }
+
   /** One Adam step on a batch (NHWC float32); returns the loss before the update. */
-  async step(inputs: Float32Array, targets: Float32Array, n: number, height: number, width: number): Promise<number> {
-    const channels = inputs.length / (n * height * width);
-    const outChannels = targets.length / (n * height * width);
+  async step(inputs: ImageBatch, targets: Float32Array): Promise<number> {
+    const { n, height, width } = inputs;
     const feeds: Record<string, ort.Tensor> = {
-      input: new ort.Tensor('float32', inputs, [n, height, width, channels]),
-      target: new ort.Tensor('float32', targets, [n, height, width, outChannels]),
+      input: new ort.Tensor('float32', inputs.data, [n, height, width, channelsOf(inputs)]),
+      target: new ort.Tensor('float32', targets, [n, height, width, targets.length / (n * height * width)]),
     };
     this.feedWeights(this.graph, feeds);
     const out = await this.session.run(feeds);
@@ -133,7 +149,7 @@ export class OnnxTrainer {
   }
 
   /** Adam's state in the names and order tfjs's AdamOptimizer.getWeights() uses: iter, every m, every v. */
-  optimizerWeights(): { name: string; shape: number[]; data: Float32Array }[] {
+  async optimizerWeights(): Promise<OptimizerEntry[]> {
     const iter = { name: 'iter', shape: [], data: Float32Array.of(this.adam.iterations) };
     // tfjs names moments after the variables' unique names (dconv64/kernel_2 when a process built several models).
     const variable = (p: TrainingGraph['params'][number]) => this.model.getLayer(p.layer).weights[p.index]!.name;
@@ -142,19 +158,11 @@ export class OnnxTrainer {
     return [iter, ...m, ...v];
   }
 
-  /**
-   * Restores Adam from optimizerWeights()-shaped entries. Matched by position, as tfjs's own setWeights
-   * does (its names carry per-process suffixes), with every shape checked.
-   */
-  restoreOptimizer(entries: { name: string; shape: number[]; data: Float32Array }[]): void {
+  /** Restores Adam from optimizerWeights()-shaped entries, matched by position with every shape checked. */
+  async restoreOptimizer(entries: OptimizerEntry[], source: string): Promise<void> {
+    checkOptimizerEntries(entries, this.graph.params, source);
     const n = this.graph.params.length;
-    if (entries.length !== 1 + 2 * n) throw new Error(`checkpoint optimizer state has ${entries.length} entries; this model needs ${1 + 2 * n} (iter, then m and v for ${n} weights)`);
-    const moments = (offset: number) =>
-      this.graph.params.map((p, i) => {
-        const e = entries[offset + i]!;
-        if (e.shape.join(',') !== p.shape.join(',')) throw new Error(`checkpoint optimizer entry ${e.name} has shape [${e.shape.join(', ')}], ${p.name} needs [${p.shape.join(', ')}]`);
-        return e.data;
-      });
+    const moments = (offset: number) => entries.slice(offset, offset + n).map((e) => e.data);
     this.adam.restore(Math.round(entries[0]!.data[0]!), moments(1), moments(1 + n));
   }
 

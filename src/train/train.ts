@@ -1,23 +1,27 @@
 /**
- * Trains the seed's U-Net to remove aliasing: Adam on (zero-filled, fully sampled) phantom pairs,
- * a fixed validation set, checkpoints every K steps, resume, and a JSON-lines log.
+ * Trains an image-to-image network (default: the seed's U-Net) to remove aliasing: Adam on (zero-filled,
+ * fully sampled) phantom pairs, a fixed validation set, checkpoints every K steps, resume, and a
+ * JSON-lines log. Who computes the steps is a Trainer (trainer.ts): onnxruntime or tfjs.
  */
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { tf, type LayersModel } from '../engine/tf.js';
+import sharp from 'sharp';
+import { OnnxUnsupportedError } from '../engine/onnx/errors.js';
+import type { LayersModel } from '../engine/tf.js';
 import { UsageError, invalidParameterError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { isPowerOfTwo, type MaskAxis, type MaskPattern } from '../mri/index.js';
-import { buildUNet } from '../model/unet.js';
+import { checkInputSize, inputSizeMessage } from '../model/input-size.js';
 import { loadLayersModelFromFile, saveLayersModel } from '../model/tfjs-files.js';
+import { buildUNet } from '../model/unet.js';
 import type { EventSink } from '../pipeline/events.js';
+import { readOptimizer, readState, saveCheckpoint, STATE_FILE } from './checkpoint.js';
 import { makeBatch, makeCropBatch } from './dataset.js';
 import { predictImages, scorePairs, type QualityPair } from './evaluate.js';
-import sharp from 'sharp';
-import { recalibrateBatchNorm } from './batchnorm.js';
 import { OnnxTrainer } from './onnx-trainer.js';
-import { OnnxUnsupportedError } from '../engine/onnx/errors.js';
+import { TfjsTrainer } from './tfjs-trainer.js';
+import type { Trainer, TrainingEngine } from './trainer.js';
 
 export interface TrainOptions {
   out: string;
@@ -61,6 +65,12 @@ export interface TrainOptions {
   threads?: number;
   /** onnxruntime execution provider for the onnx engine (default cpu). */
   device?: 'cpu' | 'cuda';
+  /**
+   * The network a fresh run trains (one image in, one image of the same size out; a residual run also
+   * needs as many output channels as input channels). Default: the seed's U-Net, built from `seed`.
+   * A resumed run continues its checkpoint's model, so `model` and `resume` together are refused.
+   */
+  model?: LayersModel;
 }
 
 export interface TrainResult {
@@ -70,164 +80,73 @@ export interface TrainResult {
   finalLoss: number;
   validation: { zeroFilled: QualityPair; network: QualityPair };
   modelDir: string;
-  engine: 'onnx' | 'tfjs';
+  engine: TrainingEngine;
 }
 
-interface CheckpointState {
-  step: number;
-  dir: string;
-  options: Omit<TrainOptions, 'resume' | 'out' | 'steps' | 'engine' | 'threads' | 'device'>;
-  elapsedMs: number;
-}
+/** The options a checkpoint records: what shaped the weights, not where or how fast they were computed. */
+type RecordedOptions = Omit<TrainOptions, 'resume' | 'out' | 'steps' | 'engine' | 'threads' | 'device' | 'model'>;
 
 /** The undersampling settings train and eval share: checked before any work. */
 export function validateUndersampling(o: { acceleration: number; center: number; size: number }): void {
-  if (!(o.acceleration >= 1)) throw invalidParameterError('--acceleration', 'a number >= 1', o.acceleration);
-  if (!(o.center >= 0 && o.center <= 1)) throw invalidParameterError('--center', 'a fraction in [0, 1]', o.center);
+  if (!(o.acceleration >= 1)) throw invalidParameterError('acceleration', 'a number >= 1', o.acceleration);
+  if (!(o.center >= 0 && o.center <= 1)) throw invalidParameterError('center', 'a fraction in [0, 1]', o.center);
   if (!Number.isInteger(o.size) || !isPowerOfTwo(o.size) || o.size < 16) {
-    throw invalidParameterError('--size', 'a power of two >= 16 (the FFT needs powers of two; the U-Net needs multiples of 8)', o.size);
+    throw invalidParameterError('size', 'a power of two >= 16 (the FFT needs powers of two; the U-Net needs multiples of 8)', o.size);
   }
 }
 
 export function validateTrainOptions(o: TrainOptions): void {
   validateUndersampling(o);
-  if (!Number.isInteger(o.crop) || o.crop % 8 !== 0 || o.crop < 16 || o.crop > o.size) {
-    throw invalidParameterError('--crop', `a multiple of 8 between 16 and --size (${o.size})`, o.crop);
+  if (!Number.isInteger(o.crop) || o.crop < 16 || o.crop > o.size) throw invalidParameterError('crop', `an integer between 16 and size (${o.size})`, o.crop);
+  if (o.model) {
+    // The crops train the model and the full size validates it: both must be sizes it takes.
+    for (const [name, value] of [['crop', o.crop], ['size', o.size]] as const) {
+      const fits = checkInputSize(o.model, value);
+      if (!fits.ok) throw new UsageError(`${name}: ${inputSizeMessage(value, fits)}`);
+    }
+  } else if (o.crop % 8 !== 0) {
+    throw invalidParameterError('crop', `a multiple of 8 between 16 and size (${o.size}), as the U-Net takes`, o.crop);
   }
-  for (const [name, v] of [['--steps', o.steps], ['--batch', o.batch], ['--checkpoint-every', o.checkpointEvery], ['--validate-every', o.validateEvery], ['--validation-size', o.validationSize]] as const) {
+  for (const [name, v] of [['steps', o.steps], ['batch', o.batch], ['checkpointEvery', o.checkpointEvery], ['validateEvery', o.validateEvery], ['validationSize', o.validationSize]] as const) {
     if (!Number.isInteger(v) || v < 1) throw invalidParameterError(name, 'an integer >= 1', v);
   }
-  if (!(o.lr > 0)) throw invalidParameterError('--lr', 'a positive number', o.lr);
-  if (o.loss !== 'l1' && o.loss !== 'mse') throw invalidParameterError('--loss', 'l1 or mse', o.loss);
+  if (!(o.lr > 0)) throw invalidParameterError('lr', 'a positive number', o.lr);
+  if (o.loss !== 'l1' && o.loss !== 'mse') throw invalidParameterError('loss', 'l1 or mse', o.loss);
+  if (o.model && o.resume) throw new UsageError('model and resume: a resumed run continues the model of its checkpoint; give one or the other');
+  if (o.model) checkTrainable(o.model, o.residual);
 }
 
-const STATE_FILE = 'checkpoint.json';
-
-interface OptimizerEntry {
-  name: string;
-  shape: number[];
-  data: Float32Array;
-}
-
-async function tfjsOptimizerWeights(model: LayersModel): Promise<OptimizerEntry[]> {
-  const weights = await model.optimizer.getWeights();
-  return Promise.all(weights.map(async (w) => ({ name: w.name, shape: w.tensor.shape.slice(), data: (await w.tensor.data()) as Float32Array })));
-}
-
-async function saveCheckpoint(model: LayersModel, optimizerWeights: OptimizerEntry[], out: string, step: number, options: TrainOptions, elapsedMs: number): Promise<void> {
-  const dir = `checkpoint-${String(step).padStart(7, '0')}`;
-  await saveLayersModel(model, path.join(out, dir));
-  // Adam's moments as one float32 blob plus a JSON index: JSON numbers would be ~20x larger and slower.
-  const blob = new Float32Array(optimizerWeights.reduce((n, w) => n + w.data.length, 0));
-  let offset = 0;
-  const index = optimizerWeights.map((w) => {
-    blob.set(w.data, offset);
-    const entry = { name: w.name, shape: w.shape, offset, length: w.data.length };
-    offset += w.data.length;
-    return entry;
-  });
-  await writeFileAtomic(path.join(out, dir, 'optimizer.bin'), new Uint8Array(blob.buffer));
-  await writeFileAtomic(path.join(out, dir, 'optimizer.json'), JSON.stringify(index));
-  const { resume: _r, out: _o, steps: _s, engine: _e, threads: _t, device: _d, ...rest } = options;
-  const previous = await readState(out);
-  // The state file is written last: a run killed mid-checkpoint resumes from the previous one.
-  await writeFileAtomic(path.join(out, STATE_FILE), JSON.stringify({ step, dir, options: rest, elapsedMs } satisfies CheckpointState));
-  if (previous && previous.dir !== dir) await fs.rm(path.join(out, previous.dir), { recursive: true, force: true });
-}
-
-async function readState(out: string): Promise<CheckpointState | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(path.join(out, STATE_FILE), 'utf8')) as CheckpointState;
-  } catch {
-    return undefined;
-  }
-}
-
-async function readOptimizer(dir: string): Promise<OptimizerEntry[]> {
-  const index = JSON.parse(await fs.readFile(path.join(dir, 'optimizer.json'), 'utf8')) as { name: string; shape: number[]; offset: number; length: number }[];
-  const bytes = await fs.readFile(path.join(dir, 'optimizer.bin'));
-  const blob = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  return index.map((e) => ({ name: e.name, shape: e.shape, data: blob.slice(e.offset, e.offset + e.length) }));
-}
-
-async function restoreOptimizer(model: LayersModel, entries: OptimizerEntry[]): Promise<void> {
-  await model.optimizer.setWeights(entries.map((e) => ({ name: e.name, tensor: tf.tensor(e.data, e.shape) })));
-  // setWeights recomputes Adam's bias-correction powers as beta^(t+1); an uninterrupted run multiplies
-  // them up one float32 product per step. Redo that product so a resumed run continues bit for bit.
-  const adam = model.optimizer as unknown as { iterations: number; beta1: number; beta2: number; accBeta1?: tf.Variable; accBeta2?: tf.Variable };
-  if (adam.accBeta1 && adam.accBeta2) {
-    let acc1 = Math.fround(adam.beta1);
-    let acc2 = Math.fround(adam.beta2);
-    for (let i = 0; i < adam.iterations; i++) {
-      acc1 = Math.fround(acc1 * Math.fround(adam.beta1));
-      acc2 = Math.fround(acc2 * Math.fround(adam.beta2));
-    }
-    adam.accBeta1.assign(tf.scalar(acc1));
-    adam.accBeta2.assign(tf.scalar(acc2));
-  }
+/** The model maps one image to one image of the same size (and, residual, the same channels). */
+function checkTrainable(model: LayersModel, residual: boolean): void {
+  const fail = (why: string) => invalidParameterError('model', why, `inputs ${JSON.stringify(model.inputs.map((t) => t.shape))}, outputs ${JSON.stringify(model.outputs.map((t) => t.shape))}`);
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) throw fail('a model with one input and one output');
+  const inShape = model.inputs[0]!.shape;
+  const outShape = model.outputs[0]!.shape;
+  if (inShape.length !== 4 || outShape.length !== 4) throw fail('an image-to-image model ([batch, height, width, channels] in and out)');
+  if (residual && inShape[3] !== outShape[3]) throw fail('as many output channels as input channels (residual learning adds the output to the input)');
 }
 
 /**
  * A residual network whose last layer starts at zero reconstructs exactly the zero-filled input at
  * step 0, instead of adding the random init's noise (which cost ~12 dB and hundreds of steps to undo).
  */
-function zeroFinalLayer(model: LayersModel): void {
+export function zeroFinalLayer(model: LayersModel): void {
   const last = model.layers[model.layers.length - 1]!;
-  last.setWeights(last.getWeights().map((w) => tf.zerosLike(w)));
+  last.setWeights(last.getWeights().map((w) => w.zerosLike()));
 }
 
-function compile(model: LayersModel, options: TrainOptions): void {
-  model.compile({ optimizer: tf.train.adam(options.lr), loss: options.loss === 'l1' ? 'meanAbsoluteError' : 'meanSquaredError' });
-}
-
+/**
+ * Trains `options.model` (default: the seed's U-Net) on phantom pairs. The name stays for the library's
+ * callers; any image-to-image model trains.
+ */
 export async function trainUNet(options: TrainOptions, onEvent: EventSink = () => undefined): Promise<TrainResult> {
   validateTrainOptions(options);
   const logFile = path.join(options.out, 'train-log.jsonl');
-  let model: LayersModel;
-  let startStep = 0;
-  let elapsedBefore = 0;
-  let resumedOptimizer: OptimizerEntry[] | undefined;
-  if (options.resume) {
-    const state = await readState(options.out);
-    if (!state || !existsSync(path.join(options.out, state.dir, 'model.json'))) {
-      throw new UsageError(`--resume: no checkpoint in ${options.out} (expected ${STATE_FILE} written by an earlier train run)`);
-    }
-    model = await loadLayersModelFromFile(path.join(options.out, state.dir, 'model.json'));
-    compile(model, options);
-    resumedOptimizer = await readOptimizer(path.join(options.out, state.dir));
-    startStep = state.step;
-    elapsedBefore = state.elapsedMs;
-    // Drop log lines past the checkpoint: those steps run again.
-    if (existsSync(logFile)) {
-      // (and the end-of-run recalibration record of the run being continued)
-      const kept = (await fs.readFile(logFile, 'utf8')).split('\n').filter((l) => {
-        if (!l) return false;
-        const entry = JSON.parse(l) as { step: number; recalibratedBatchNorm?: boolean };
-        return entry.step <= startStep && !entry.recalibratedBatchNorm;
-      });
-      await writeFileAtomic(logFile, kept.map((l) => `${l}\n`).join(''));
-    }
-    onEvent({ type: 'info', message: `resuming from step ${startStep} (${state.dir})` });
-  } else {
-    await fs.mkdir(options.out, { recursive: true });
-    if (existsSync(path.join(options.out, STATE_FILE))) {
-      throw new UsageError(`${options.out} already holds a training run; pass --resume to continue it or choose another --out`);
-    }
-    await fs.rm(logFile, { force: true });
-    model = buildUNet({ size: null, seed: options.seed });
-    if (options.residual) zeroFinalLayer(model);
-    compile(model, options);
-  }
+  const opened = options.resume ? await openCheckpoint(options, logFile, onEvent) : await startFresh(options, logFile);
+  const { model, startStep, elapsedBefore } = opened;
 
   const trainer = await chooseTrainer(model, options, onEvent);
-  if (resumedOptimizer) {
-    if (trainer) trainer.restoreOptimizer(resumedOptimizer);
-    else await restoreOptimizer(model, resumedOptimizer);
-  }
-  const engine = trainer ? 'onnx' : 'tfjs';
-  // The tfjs model holds the weights validation, checkpoints and saving read.
-  const syncModel = () => trainer?.syncToModel();
-  const optimizerWeights = () => (trainer ? Promise.resolve(trainer.optimizerWeights()) : tfjsOptimizerWeights(model));
+  if (opened.optimizer) await trainer.restoreOptimizer(opened.optimizer.entries, opened.optimizer.source);
 
   const us = { acceleration: options.acceleration, center: options.center, pattern: options.pattern, axis: options.axis };
   const val = makeBatch(options.size, options.seed, 'val', 0, options.validationSize, us);
@@ -239,78 +158,51 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   // early in a run. Crops, not full-size images: the weights are learnt under crop statistics. At the
   // end of the shipped run, full-size images took validation from 37.41 to 33.97 dB (its first pass);
   // crops took it from 37.45 to 37.44 (models/unet-phantom/train-log.jsonl).
-  const calibrationSet = makeCropBatch(options.size, options.crop, options.seed, 1e9, 64, us);
+  const crops = makeCropBatch(options.size, options.crop, options.seed, 1e9, 64, us);
+  const calibration = { data: crops.inputs, n: crops.n, height: crops.size, width: crops.size };
   const batchNormLayers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
-  /** Sets every BatchNorm layer's moving statistics to the exact statistics of the calibration crops. */
-  const setExactStatistics = async () => {
-    if (!trainer) {
-      const calibration = tf.tensor4d(calibrationSet.inputs, [calibrationSet.n, calibrationSet.size, calibrationSet.size, 1]);
-      recalibrateBatchNorm(model, calibration);
-      calibration.dispose();
-      return;
-    }
-    // One forward pass of the statistics graph gives what recalibrateBatchNorm computes layer by layer.
-    const stats = await trainer.batchStatistics(calibrationSet.inputs, calibrationSet.n, calibrationSet.size, calibrationSet.size);
-    for (const l of batchNormLayers) {
-      const [gamma, beta] = l.getWeights();
-      const s = stats.get(l.name)!;
-      const mean = tf.tensor1d(s.mean);
-      const variance = tf.tensor1d(s.variance);
-      l.setWeights([gamma!, beta!, mean, variance]);
-      mean.dispose();
-      variance.dispose();
-    }
-  };
   /** Validation PSNR/SSIM under exact statistics; the moving averages are left as they were. */
   const validate = async () => {
-    syncModel();
+    trainer.syncToModel();
     const saved = batchNormLayers.map((l) => l.getWeights().map((t) => t.clone()));
-    await setExactStatistics();
+    await trainer.setExactBatchNormStatistics(calibration);
     const scored = scorePairs(model, valPairs, options.residual);
     batchNormLayers.forEach((l, i) => l.setWeights(saved[i]!));
     saved.flat().forEach((t) => t.dispose());
     return scored;
   };
   let lastVal = await validate();
+  if (startStep === 0) {
+    // Step 0: what the untrained network gives (a residual run: exactly the zero-filled input).
+    await fs.appendFile(logFile, `${JSON.stringify({ step: 0, ...validationRecord(lastVal) })}\n`);
+  }
 
   for (let step = startStep + 1; step <= options.steps; step++) {
     const lr = learningRate(options, step);
-    if (trainer) trainer.setLearningRate(lr);
-    else (model.optimizer as unknown as { learningRate: number }).learningRate = lr;
+    trainer.setLearningRate(lr);
     const batch = makeCropBatch(options.size, options.crop, options.seed, (step - 1) * options.batch, options.batch, us);
     const targets = options.residual ? batch.targets.map((t, k) => t - batch.inputs[k]!) : batch.targets;
-    let loss: number;
-    if (trainer) {
-      loss = await trainer.step(batch.inputs, targets, batch.n, batch.size, batch.size);
-    } else {
-      const x = tf.tensor4d(batch.inputs, [batch.n, batch.size, batch.size, 1]);
-      const y = tf.tensor4d(targets, [batch.n, batch.size, batch.size, 1]);
-      loss = (await model.trainOnBatch(x, y)) as number;
-      x.dispose();
-      y.dispose();
-    }
-    if (!Number.isFinite(loss)) throw new Error(`training diverged at step ${step} (loss ${loss}); try a smaller --lr`);
+    const loss = await trainer.step({ data: batch.inputs, n: batch.n, height: batch.size, width: batch.size }, targets);
+    if (!Number.isFinite(loss)) throw new UsageError(`training diverged at step ${step} (loss ${loss}); try a smaller lr`);
     lastLoss = loss;
     const record: Record<string, number> = { step, loss, lr, elapsedMs: Math.round(elapsedBefore + performance.now() - started) };
     if (step % options.validateEvery === 0 || step === options.steps) {
       lastVal = await validate();
-      record.valPsnr = lastVal.network.psnr;
-      record.valSsim = lastVal.network.ssim;
-      record.zeroFilledPsnr = lastVal.zeroFilled.psnr;
+      Object.assign(record, validationRecord(lastVal));
     }
     await fs.appendFile(logFile, `${JSON.stringify(record)}\n`);
     if (step % options.checkpointEvery === 0 && step !== options.steps) {
-      syncModel();
-      await saveCheckpoint(model, await optimizerWeights(), options.out, step, options, record.elapsedMs!);
+      trainer.syncToModel();
+      await saveCheckpoint(model, await trainer.optimizerWeights(), options.out, step, recordedOptions(options), record.elapsedMs!);
     }
     onEvent({ type: 'progress', done: step, total: options.steps, label: `loss ${loss.toFixed(4)}  val PSNR ${lastVal.network.psnr.toFixed(2)} dB (zero-filled ${lastVal.zeroFilled.psnr.toFixed(2)})` });
   }
 
-  syncModel();
-  await setExactStatistics();
+  trainer.syncToModel();
+  await trainer.setExactBatchNormStatistics(calibration);
   const beforeRecalibration = lastVal;
   lastVal = scorePairs(model, valPairs, options.residual);
-  onEvent({ type: 'info', message: `BatchNorm set to the exact statistics of ${calibrationSet.n} training crops (${batchNormLayers.length} layers): validation PSNR ${beforeRecalibration.network.psnr.toFixed(2)} -> ${lastVal.network.psnr.toFixed(2)} dB` });
+  onEvent({ type: 'info', message: `BatchNorm set to the exact statistics of ${calibration.n} training crops (${batchNormLayers.length} layers): validation PSNR ${beforeRecalibration.network.psnr.toFixed(2)} -> ${lastVal.network.psnr.toFixed(2)} dB` });
   await fs.appendFile(logFile, `${JSON.stringify({ step: options.steps, recalibratedBatchNorm: true, valPsnr: lastVal.network.psnr, valSsim: lastVal.network.ssim, zeroFilledPsnr: lastVal.zeroFilled.psnr })}\n`);
 
   await writeExamplesSheet(model, valPairs, options.residual, path.join(options.out, 'val-examples.png'));
@@ -319,10 +211,10 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   const doneSteps = options.steps - startStep;
   await saveLayersModel(model, options.out, {
     quantize: options.float16 ? 'float16' : undefined,
-    metadata: { unetDream: { engine, schedule: options.schedule ?? 'constant', steps: options.steps, seed: options.seed, size: options.size, crop: options.crop, residual: options.residual, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch } },
+    metadata: { unetDream: { engine: trainer.engine, schedule: options.schedule ?? 'constant', steps: options.steps, seed: options.seed, size: options.size, crop: options.crop, residual: options.residual, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch } },
   });
-  await saveCheckpoint(model, await optimizerWeights(), options.out, options.steps, options, wallTimeMs);
-  await trainer?.dispose();
+  await saveCheckpoint(model, await trainer.optimizerWeights(), options.out, options.steps, recordedOptions(options), wallTimeMs);
+  await trainer.dispose();
   return {
     steps: options.steps,
     wallTimeMs,
@@ -330,8 +222,57 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
     finalLoss: lastLoss,
     validation: { zeroFilled: lastVal.zeroFilled, network: lastVal.network },
     modelDir: options.out,
-    engine,
+    engine: trainer.engine,
   };
+}
+
+function validationRecord(v: { zeroFilled: QualityPair; network: QualityPair }): Record<string, number> {
+  return { valPsnr: v.network.psnr, valSsim: v.network.ssim, zeroFilledPsnr: v.zeroFilled.psnr };
+}
+
+function recordedOptions(options: TrainOptions): RecordedOptions {
+  const { resume: _r, out: _o, steps: _s, engine: _e, threads: _t, device: _d, model: _m, ...rest } = options;
+  return rest;
+}
+
+interface OpenedRun {
+  model: LayersModel;
+  startStep: number;
+  elapsedBefore: number;
+  optimizer?: { entries: Awaited<ReturnType<typeof readOptimizer>>; source: string };
+}
+
+async function startFresh(options: TrainOptions, logFile: string): Promise<OpenedRun> {
+  await fs.mkdir(options.out, { recursive: true });
+  if (existsSync(path.join(options.out, STATE_FILE))) {
+    throw new UsageError(`${options.out} already holds a training run; set resume to continue it or choose another out`);
+  }
+  await fs.rm(logFile, { force: true });
+  const model = options.model ?? buildUNet({ size: null, seed: options.seed });
+  if (options.residual) zeroFinalLayer(model);
+  return { model, startStep: 0, elapsedBefore: 0 };
+}
+
+async function openCheckpoint(options: TrainOptions, logFile: string, onEvent: EventSink): Promise<OpenedRun> {
+  const state = await readState<RecordedOptions>(options.out);
+  if (!state || !existsSync(path.join(options.out, state.dir, 'model.json'))) {
+    throw new UsageError(`resume: no checkpoint in ${options.out} (expected ${STATE_FILE} written by an earlier train run)`);
+  }
+  const dir = path.join(options.out, state.dir);
+  const model = await loadLayersModelFromFile(path.join(dir, 'model.json'));
+  const entries = await readOptimizer(dir);
+  // Drop log lines past the checkpoint (those steps run again) and the end-of-run recalibration
+  // record of the run being continued.
+  if (existsSync(logFile)) {
+    const kept = (await fs.readFile(logFile, 'utf8')).split('\n').filter((l) => {
+      if (!l) return false;
+      const entry = JSON.parse(l) as { step: number; recalibratedBatchNorm?: boolean };
+      return entry.step <= state.step && !entry.recalibratedBatchNorm;
+    });
+    await writeFileAtomic(logFile, kept.map((l) => `${l}\n`).join(''));
+  }
+  onEvent({ type: 'info', message: `resuming from step ${state.step} (${state.dir})` });
+  return { model, startStep: state.step, elapsedBefore: state.elapsedMs, optimizer: { entries, source: dir } };
 }
 
 /** The learning rate of `step` (1-based) under the run's schedule. */
@@ -342,16 +283,17 @@ export function learningRate(options: Pick<TrainOptions, 'lr' | 'steps' | 'sched
   return floor + ((options.lr - floor) * (1 + Math.cos(Math.PI * progress))) / 2;
 }
 
-/** The ONNX trainer when asked for or (auto) when the model compiles; undefined means tfjs's trainOnBatch. */
-async function chooseTrainer(model: LayersModel, options: TrainOptions, onEvent: EventSink): Promise<OnnxTrainer | undefined> {
+/** The ONNX trainer when asked for or (auto) when the model compiles; else tfjs's trainOnBatch. */
+async function chooseTrainer(model: LayersModel, options: TrainOptions, onEvent: EventSink): Promise<Trainer> {
   const engine = options.engine ?? 'auto';
-  if (engine === 'tfjs') return undefined;
+  const tfjs = () => new TfjsTrainer(model, { loss: options.loss, lr: options.lr });
+  if (engine === 'tfjs') return tfjs();
   try {
     return await OnnxTrainer.create(model, { loss: options.loss, lr: options.lr, threads: options.threads, device: options.device });
   } catch (err) {
     if (engine === 'onnx' || !(err instanceof OnnxUnsupportedError)) throw err;
     onEvent({ type: 'warn', message: `${err.message}; training with tfjs instead` });
-    return undefined;
+    return tfjs();
   }
 }
 

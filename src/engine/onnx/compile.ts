@@ -12,7 +12,7 @@ import type { tf, LayersModel } from '../tf.js';
 import { NORMALIZATION_EPSILON, objectiveLayers, type GradientNormalization, type Objective } from '../engine.js';
 import { unknownNameError } from '../../errors.js';
 import { OnnxUnsupportedError } from './errors.js';
-import { LAYER_COMPILERS, SUPPORTED_LAYERS, type Emission, type Layer, type LayerInput, type Shape, type Value } from './layers.js';
+import { LAYER_COMPILERS, SUPPORTED_LAYERS, type Emission, type Layer, type LayerInput, type Shape, type Value } from './layers/index.js';
 import { Ops } from './ops.js';
 import { OPSET, type ValueInfo } from './graph.js';
 

@@ -3,8 +3,8 @@ import { UsageError } from '../../errors.js';
 
 /**
  * A layer on the path from the input to the objective's layers that the ONNX compiler cannot express
- * (its class, or one of its settings). A UsageError (exit code 2) when `--backend onnx` was asked for
- * explicitly; `--backend auto` catches it and falls back to tfjs.
+ * (its class, or one of its settings). A UsageError (exit code 2) when backend onnx was asked for
+ * explicitly; backend auto catches it and falls back to tfjs.
  */
 export class OnnxUnsupportedError extends UsageError {
   constructor(
@@ -18,7 +18,7 @@ export class OnnxUnsupportedError extends UsageError {
     super(
       `the ONNX engine cannot compile layer "${layerName}" (${className})` +
         (detail ? `: ${detail}` : ': this layer type is not supported') +
-        '; the tfjs backends run it (--backend auto falls back to them)',
+        '; the tfjs backends run it (backend auto falls back to them)',
     );
     this.name = 'OnnxUnsupportedError';
   }

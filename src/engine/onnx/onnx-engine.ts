@@ -9,6 +9,7 @@
  * Weights are copied into the graph when it is compiled: after changing the model's weights, make a
  * new engine.
  */
+import './telemetry-off.js';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import os from 'node:os';

@@ -17,7 +17,7 @@
 import type { LayersModel } from '../tf.js';
 import { checkInput, collectPath, layerInput, type PathNode } from './compile.js';
 import { OnnxUnsupportedError } from './errors.js';
-import { convSettings, emitActivation, LAYER_COMPILERS, type Emission, type LayerInput, type Value } from './layers.js';
+import { convSettings, emitActivation, LAYER_COMPILERS, type Emission, type LayerInput, type Value } from './layers/index.js';
 import { backwardPads, forwardPadAttrs, Ops, SLICE_END } from './ops.js';
 import type { ValueInfo } from './graph.js';
 
