@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildUNet, SEED_LAYERS } from '../src/model/unet.js';
 import { summarize } from '../src/model/summary.js';
 import { withInputSize, sizeDivisor } from '../src/model/resize.js';
-import { tf } from '../src/engine/tf.js';
+import { tf } from '../src/tf.js';
 
 // Transcribed from the seed post's `model.summary()` (../shared/seed/visualizacion-filtros-keras.md).
 const SEED_SUMMARY: [string, string, number[], number][] = [

@@ -22,7 +22,7 @@
  */
 
 import { invalidParameterError } from '../errors.js';
-import { createRng, type Rng } from './prng.js';
+import { createRng, type Rng } from '../random.js';
 
 export type MaskPattern = 'random' | 'equispaced';
 export type MaskAxis = 'x' | 'y';

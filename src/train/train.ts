@@ -5,13 +5,13 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { tf, type LayersModel } from '../engine/tf.js';
+import { tf, type LayersModel } from '../tf.js';
 import { UsageError, invalidParameterError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { isPowerOfTwo, type MaskAxis, type MaskPattern } from '../mri/index.js';
 import { buildUNet } from '../model/unet.js';
 import { loadLayersModelFromFile, saveLayersModel } from '../model/tfjs-files.js';
-import type { EventSink } from '../pipeline/events.js';
+import type { EventSink } from '../events.js';
 import { makeBatch, makeCropBatch } from './dataset.js';
 import { predictImages, scorePairs, type QualityPair } from './evaluate.js';
 import sharp from 'sharp';

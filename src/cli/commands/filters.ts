@@ -3,8 +3,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { COLORMAPS } from '../../render/colormap.js';
 import { GRADIENT_NORMALIZATIONS } from '../../engine/engine.js';
 import { RECIPE_NAMES } from '../../ascent/recipes.js';
-import { splitList, withCommonOptions, type CommonArgs } from '../options.js';
-import { defined, validateAndRun } from './pipeline-runner.js';
+import { COMMON_FLAGS, defined, modelConfig, splitList, withCommonOptions, type CommonArgs } from '../options.js';
+import { validateAndRun } from './pipeline-runner.js';
 
 interface FiltersArgs extends CommonArgs {
   layers?: string;
@@ -23,7 +23,7 @@ interface FiltersArgs extends CommonArgs {
   tiles?: boolean;
 }
 
-export function filtersBuilder(yargs: Argv) {
+function filtersBuilder(yargs: Argv) {
   return withCommonOptions(yargs)
     .option('layers', { type: 'string', describe: 'comma-separated layer names (default: the seed\'s seven)' })
     .option('filters', { type: 'string', describe: '0-15 | 3,5,9 | random:16 | all (default random:16)' })
@@ -41,11 +41,32 @@ export function filtersBuilder(yargs: Argv) {
     .option('tiles', { type: 'boolean', describe: 'also write every tile as its own PNG' });
 }
 
-export function filtersConfig(args: FiltersArgs, defaultOut: string) {
+/** Config paths the filters flags set: messages about them name the flag. */
+const FLAGS: Readonly<Record<string, string>> = Object.freeze({
+  ...COMMON_FLAGS,
+  'seed.init': '--init',
+  'seed.size': '--size',
+  'ascend.recipe': '--recipe',
+  'ascend.layers': '--layers',
+  'ascend.filters': '--filters',
+  'ascend.steps': '--steps',
+  'ascend.step': '--step',
+  'ascend.normalize': '--gradient-normalize',
+  'ascend.batch': '--batch',
+  'ascend.workers': '--workers',
+  'render.colormap': '--colormap',
+  'render.normalize': '--normalize',
+  'tile.columns': '--columns',
+  'write.tiles': '--tiles',
+});
+
+/** The pipeline the flags describe: only what the user set; the schema fills in the rest. */
+function filtersConfig(args: FiltersArgs) {
   return {
-    model: defined({ source: args.model, architecture: args.architecture, backend: args.backend, device: args.device, threads: args.threads }),
+    model: modelConfig(args),
     seed: defined({ init: args.init, size: args.size, seed: args.seed }),
     ascend: defined({
+      mode: 'filters',
       recipe: args.recipe,
       layers: splitList(args.layers),
       filters: args.filters,
@@ -57,7 +78,7 @@ export function filtersConfig(args: FiltersArgs, defaultOut: string) {
     }),
     render: defined({ colormap: args.colormap, normalize: args.normalize }),
     tile: defined({ columns: args.columns }),
-    write: defined({ out: args.out ?? defaultOut, tiles: args.tiles }),
+    write: defined({ out: args.out, tiles: args.tiles }),
   };
 }
 
@@ -66,6 +87,6 @@ export const filtersCommand: CommandModule<object, FiltersArgs> = {
   describe: 'visualise filters by gradient ascent and tile them into per-layer contact sheets',
   builder: (yargs: Argv) => filtersBuilder(yargs) as unknown as Argv<FiltersArgs>,
   handler: async (args) => {
-    await validateAndRun(filtersConfig(args, 'outputs/filters'), args, 'filters');
+    await validateAndRun(filtersConfig(args), args, 'filters', { flags: FLAGS });
   },
 };

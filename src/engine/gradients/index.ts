@@ -17,7 +17,7 @@
  * The replaced gradients are kept: each fast gradient falls back to them for cases it does not cover
  * and on backends other than wasm (common.ts), so registering is safe whatever backend is active.
  */
-import { tf } from '../tf.js';
+import { tf } from '../../tf.js';
 import { fastFusedBatchNormGradConfig } from './batch-norm.js';
 import { fastConcatGradConfig } from './concat.js';
 import { conv2DBackpropFilterWasmConfig } from './conv2d-backprop-filter.js';

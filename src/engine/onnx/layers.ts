@@ -8,7 +8,7 @@
  * gradient to the first maximum of a window (onnxruntime's MaxPool indices), global max pooling to
  * every element equal to the maximum (tfjs' Max gradient).
  */
-import type { tf } from '../tf.js';
+import type { tf } from '../../tf.js';
 import { OnnxUnsupportedError } from './errors.js';
 import { emitConv, emitPickedConv, f, Ops, SLICE_END, stridedConvBackward, type ConvSpec } from './ops.js';
 
