@@ -1,5 +1,5 @@
 /**
- * The seed's U-Net (DESIGN §3), with the exact layer names of its Keras summary so users can compare
+ * The seed's U-Net (the blog post in ../shared/seed; layer table in docs/ARCHITECTURE.md, "The model"), with the exact layer names of its Keras summary so users can compare
  * our tables and sheets with the blog post. Auto-generated Keras names (input_3, max_pooling2d_5, ...)
  * are kept too: they are what the seed's `model.summary()` printed.
  */

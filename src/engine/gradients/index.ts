@@ -2,7 +2,7 @@
  * Fast gradients for the tfjs wasm backend, registered in tfjs' global registries so tfjs-layers
  * models use them with no change where gradients are taken.
  *
- * Measured on a 2-core Zen 4 (DESIGN §5, bench/gradients.ts): one ascent step to `uconv64` at 128x128
+ * Measured on a 2-core Zen 4 with bench/gradients.ts (figures in BENCHMARKS.md): one ascent step to `uconv64` at 128x128
  * goes from ~3.7 s with tfjs' gradients to well under a second. What each piece does:
  * - Conv2D (conv2d.ts): input gradient as one forward convolution with the rotated filter.
  * - Conv2DBackpropFilter (conv2d-backprop-filter.ts): the weight-gradient kernel wasm lacks; it serves
