@@ -151,7 +151,7 @@ describe('unet-dream CLI', () => {
     writeFileSync(file, ['seed: { inputs: [x.png] }', 'ascend: { mode: dream, layers: ["a:b"] }', ''].join('\n'));
     r = await run('run', file);
     expect(r.result).toBe(2);
-    expect(r.stderr).toContain(`${file}:2:32: ascend.layers: Expected LAYER, LAYER:WEIGHT or LAYER#FILTER, comma-separated for layers but received "a:b"`);
+    expect(r.stderr).toContain(`${file}:2:32: Expected LAYER, LAYER:WEIGHT or LAYER#FILTER, comma-separated for ascend.layers but received "a:b"`);
   });
 
   it('run executes a valid pipeline file, with --set overrides', async () => {

@@ -112,8 +112,10 @@ export function validatePipeline(raw: unknown, options: ValidateOptions = {}): V
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
       const where = locate?.(path);
-      const flag = options.flag?.(path);
-      problems.push(flag ? renameOption(err, flag) : `${where ? `${where}: ` : ''}${path.join('.')}: ${err.message}`);
+      // The option as the user set it: its flag, or its path in the file ("for ascend.filters but received ...").
+      const label = options.flag?.(path) ?? path.join('.');
+      const renamed = renameOption(err, label);
+      problems.push(`${where ? `${where}: ` : ''}${renamed !== err.message ? renamed : `${label}: ${err.message}`}`);
     }
   };
   mode.check?.(parsed.data, at);
