@@ -9,7 +9,7 @@
  * cannot be undone mid-graph, so the order is fixed). Also prints the forward pass alone, and the largest
  * difference between the two gradients at the same input as a sanity check.
  */
-import { tf } from '../src/engine/tf.js';
+import { tf } from '../src/tf.js';
 import { registerFastGradients } from '../src/engine/gradients/index.js';
 import { buildUNet } from '../src/model/unet.js';
 

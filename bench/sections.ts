@@ -13,8 +13,8 @@ import type { Batch, Engine } from '../src/engine/engine.js';
 import { buildUNet, SEED_LAYERS } from '../src/model/unet.js';
 import { validatePipeline } from '../src/pipeline/validate.js';
 import { runPipeline } from '../src/pipeline/run.js';
-import { createRng } from '../src/ascent/random.js';
-import { tf } from '../src/engine/tf.js';
+import { createRng } from '../src/random.js';
+import { tf } from '../src/tf.js';
 import { makeCropBatch } from '../src/train/dataset.js';
 import { OnnxTrainer } from '../src/train/onnx-trainer.js';
 import { dream } from '../src/ascent/dream.js';
@@ -185,7 +185,7 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
           ascend: { mode: 'dream', layers: ['uconv128:1', 'conv512:0.5'], octaves: 3, steps: quick ? 2 : 10, jitter: 16 },
           write: { out },
         }),
-        { command: 'bench', concurrency },
+        { command: 'bench', workers: concurrency },
       );
       rates[`concurrency${concurrency}`] = Number(((count * 60000) / (performance.now() - t)).toFixed(1));
     }

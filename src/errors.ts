@@ -1,15 +1,32 @@
 /**
- * Errors that carry their own exit code, so the CLI's single error handler can map any failure
- * to DESIGN §1's contract: 2 for bad usage or config, 1 for an input that failed.
+ * Errors that carry their own exit code, so the CLI's single error handler (cli/errors.ts) turns any
+ * failure into one line and the code the error carries: 2 for bad usage, configuration or an output
+ * that cannot be written, 1 for an input that failed. See docs/ARCHITECTURE.md, "Errors".
  */
 
-/** Bad usage or configuration: caught before any heavy work. Exit code 2. */
+/**
+ * Bad usage or configuration: caught before any heavy work. Exit code 2. Library code names options as
+ * the library spells them (`octaveScale`); `option` says which, so the CLI can name its flag instead.
+ */
 export class UsageError extends Error {
   readonly exitCode = 2;
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly option?: string,
+  ) {
     super(message);
     this.name = 'UsageError';
   }
+}
+
+/**
+ * The error's message with its option named LABEL instead (a flag such as `--octave-scale`, or a
+ * config path): in "Expected ... for NAME but received ..." and in a message that starts with the name.
+ */
+export function renameOption(err: UsageError, label: string): string {
+  if (!err.option) return err.message;
+  const name = err.option.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return err.message.replace(new RegExp(`^${name}(?=[ :])|(?<= for )${name}(?= but received)`), label);
 }
 
 /** An input (file, slice, image) could not be read or processed. Exit code 1. */
@@ -50,7 +67,7 @@ function describe(actual: unknown): string {
  * Every option check in the library goes through here so users learn one shape of error.
  */
 export function invalidParameterError(name: string, expected: string, actual: unknown): UsageError {
-  return new UsageError(`Expected ${expected} for ${name} but received ${describe(actual)}`);
+  return new UsageError(`Expected ${expected} for ${name} but received ${describe(actual)}`, name);
 }
 
 /** Edit distance counting a swap of neighbours as one edit (typos like "stpes"), for did-you-mean. */

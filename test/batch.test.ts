@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -21,6 +22,36 @@ function pipelineFile(steps = 1): string {
   const file = path.join(tempDir(), 'batch.yaml');
   writeFileSync(file, ['seed: { inputs: [unused] }', `ascend: { mode: dream, layers: [dconv128], octaves: 2, steps: ${steps}, step: 0.05, jitter: 2 }`, ''].join('\n'));
   return file;
+}
+
+/**
+ * Resolves as soon as OUT/manifest.json records at least N results, woken by the file system's event for
+ * each (atomic) manifest write rather than a timer; rejects if the child exits first.
+ */
+function manifestRecords(out: string, n: number, child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let watcher: FSWatcher | undefined;
+    const done = (fn: () => void) => {
+      watcher?.close();
+      child.off('exit', onExit);
+      fn();
+    };
+    const check = () => {
+      let count = 0;
+      try {
+        count = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).results.length;
+      } catch {
+        return; // not written yet
+      }
+      if (count >= n) done(() => resolve(count));
+    };
+    const onExit = () => done(() => reject(new Error(`the batch exited before its manifest recorded ${n} results`)));
+    child.once('exit', onExit);
+    watcher = watch(out, (_event, file) => {
+      if (file === 'manifest.json') check();
+    });
+    check();
+  });
 }
 
 describe('batch', () => {
@@ -59,25 +90,10 @@ describe('batch', () => {
     const bin = path.resolve('src/cli/bin.ts');
     const args = ['--import', 'tsx', bin, 'batch', dir, '--pipeline', pipeline, '--out', out, '--concurrency', '1', '--backend', 'wasm'];
     const child = spawn(process.execPath, args, { stdio: 'ignore' });
-    // Kill it hard once at least two inputs are recorded in the manifest.
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        try {
-          const m = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
-          if (m.results.length >= 2) {
-            clearInterval(timer);
-            child.kill('SIGKILL');
-            resolve();
-          }
-        } catch {
-          // not written yet
-        }
-      }, 50);
-      child.once('exit', () => {
-        clearInterval(timer);
-        reject(new Error('the batch finished before it could be killed'));
-      });
-    });
+    // Kill it hard as soon as two inputs are recorded in the manifest.
+    await manifestRecords(out, 2, child);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
     const before = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).results.length;
     expect(before).toBeGreaterThanOrEqual(2);
     expect(before).toBeLessThan(6);
@@ -100,23 +116,8 @@ describe('batch', () => {
     const bin = path.resolve('src/cli/bin.ts');
     const child = spawn(process.execPath, ['--import', 'tsx', bin, 'batch', dir, '--pipeline', pipelineFile(4), '--out', out, '--concurrency', '1', '--backend', 'wasm'], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        try {
-          if (JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).results.length >= 1) {
-            clearInterval(timer);
-            child.kill('SIGINT');
-            resolve();
-          }
-        } catch {
-          // not written yet
-        }
-      }, 50);
-      void exited.then(() => {
-        clearInterval(timer);
-        reject(new Error('the batch finished before it could be interrupted'));
-      });
-    });
+    await manifestRecords(out, 1, child);
+    child.kill('SIGINT');
     expect(await exited).toBe(130);
     const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     const done = manifest.results.map((r: { input: string }) => path.basename(r.input));

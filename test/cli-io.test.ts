@@ -92,7 +92,7 @@ describe('inspect, dream, convert from the command line', () => {
   });
 
   it('auto falls back to tfjs with one line naming a layer ONNX cannot compile', async () => {
-    const { tf } = await import('../src/engine/tf.js');
+    const { tf } = await import('../src/tf.js');
     const { saveLayersModel } = await import('../src/model/tfjs-files.js');
     const input = tf.input({ shape: [null, null, 1] });
     const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c1' }).apply(input) as import('@tensorflow/tfjs').SymbolicTensor;

@@ -82,7 +82,8 @@ describe('unet-dream CLI', () => {
     expect(r.stderr).toContain('unknown recipe "sed" (did you mean "seed"?); valid recipes: seed');
     r = await run('filters', '--colormap', 'jet', '--out', tempDir());
     expect(r.result).toBe(2);
-    expect(r.stderr).toContain('render.colormap: expected one of "viridis", "magma", "gray", found string "jet"');
+    // A config built from flags names the flag; the same value in a pipeline file names its key (below).
+    expect(r.stderr).toContain('--colormap: expected one of "viridis", "magma", "gray", found string "jet"');
   });
 
   it('an unknown flag or command is bad usage (exit 2)', async () => {
@@ -111,9 +112,46 @@ describe('unet-dream CLI', () => {
     writeFileSync(file, ['model:', '  source: builtin', 'ascend:', '  layers: [dconv64]', '  stpes: 3', 'seed:', '  size: "big"', 'rendr: {}', ''].join('\n'));
     const { result, stderr } = await run('run', file);
     expect(result).toBe(2);
-    expect(stderr).toContain(`${file}:8:1: unknown stage "rendr" (did you mean "render"?); valid stages: model, seed, ascend, render, tile, write`);
+    expect(stderr).toContain(`${file}:8:1: unknown stage "rendr" (did you mean "render"?); valid stages for mode filters: model, seed, ascend, render, tile, write`);
     expect(stderr).toContain(`${file}:5:3: ascend.stpes: unknown key "stpes" (did you mean "steps"?)`);
     expect(stderr).toContain(`${file}:7:9: seed.size: expected number, found string "big"`);
+  });
+
+  it('a key of the other mode is an error naming the key, its place and the mode it applies to (exit 2)', async () => {
+    const dir = tempDir();
+    const filters = path.join(dir, 'filters.yaml');
+    writeFileSync(filters, ['ascend:', '  layers: [dconv64]', '  octaves: 7', 'write:', '  format: dcm', ''].join('\n'));
+    let r = await run('run', filters);
+    expect(r.result).toBe(2);
+    expect(r.stderr).toContain(`${filters}:3:3: ascend.octaves: unknown key "octaves": \`octaves\` applies to mode dream`);
+    expect(r.stderr).toContain(`${filters}:5:3: write.format: unknown key "format": \`format\` applies to mode dream`);
+    const dream = path.join(dir, 'dream.yaml');
+    writeFileSync(dream, ['seed:', '  inputs: [x.png]', '  init: "uniform:0:1"', 'ascend:', '  mode: dream', '  workers: 3', 'render: { colormap: gray }', ''].join('\n'));
+    r = await run('run', dream);
+    expect(r.result).toBe(2);
+    expect(r.stderr).toContain(`${dream}:3:3: seed.init: unknown key "init": \`init\` applies to mode filters`);
+    expect(r.stderr).toContain(`${dream}:6:3: ascend.workers: unknown key "workers": \`workers\` applies to mode filters`);
+    expect(r.stderr).toContain(`${dream}:7:1: unknown stage "render": \`render\` applies to mode filters`);
+    const unknown = path.join(dir, 'unknown.yaml');
+    writeFileSync(unknown, ['ascend:', '  mode: dreem', ''].join('\n'));
+    r = await run('run', unknown);
+    expect(r.result).toBe(2);
+    expect(r.stderr).toContain(`${unknown}:2:9: ascend.mode: unknown mode "dreem" (did you mean "dream"?); valid modes: filters, dream`);
+  });
+
+  it('library errors name options; the command line names the flag the user typed', async () => {
+    const dir = tempDir();
+    let r = await run('dream', path.join(dir, 'x.png'), '--octave-scale', '1', '--out', dir);
+    expect(r.result).toBe(2);
+    expect(r.stderr).toContain('--octave-scale: expected >1, found number 1');
+    r = await run('dream', path.join(dir, 'x.png'), '--layers', 'a:b', '--out', dir);
+    expect(r.result).toBe(2);
+    expect(r.stderr).toContain('Expected LAYER, LAYER:WEIGHT or LAYER#FILTER, comma-separated for --layers but received "a:b"');
+    const file = path.join(dir, 'p.yaml');
+    writeFileSync(file, ['seed: { inputs: [x.png] }', 'ascend: { mode: dream, layers: ["a:b"] }', ''].join('\n'));
+    r = await run('run', file);
+    expect(r.result).toBe(2);
+    expect(r.stderr).toContain(`${file}:2:32: Expected LAYER, LAYER:WEIGHT or LAYER#FILTER, comma-separated for ascend.layers but received "a:b"`);
   });
 
   it('run executes a valid pipeline file, with --set overrides', async () => {

@@ -5,7 +5,7 @@ import type { Objective } from '../src/engine/engine.js';
 import { dream, octaveSizes, type DreamOptions } from '../src/ascent/dream.js';
 import { tiledGradient, tiledValue } from '../src/ascent/tiled-gradient.js';
 import { mergeLuminance, splitLuminance } from '../src/ascent/color.js';
-import { createRng } from '../src/ascent/random.js';
+import { createRng } from '../src/random.js';
 import type { Plane } from '../src/ascent/resample.js';
 import { tinyConvNet } from './helpers.js';
 

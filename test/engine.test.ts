@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../src/engine/tf.js';
+import { tf } from '../src/tf.js';
 import { selectBackend } from '../src/engine/backend.js';
 import { TfjsEngine } from '../src/engine/tfjs-engine.js';
 import type { Batch, Objective } from '../src/engine/engine.js';
-import { createRng } from '../src/ascent/random.js';
+import { createRng } from '../src/random.js';
 import { tinyConvNet } from './helpers.js';
 
 function randomBatch(n: number, size: number, seed: number): Batch {

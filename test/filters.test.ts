@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -26,7 +27,7 @@ describe('filter selections', () => {
   });
 
   it('rejects malformed selections and out-of-range indices with the valid range', () => {
-    expect(() => parseFilterSelection('banana')).toThrow(/Expected a range \(0-15\), a list \(3,5,9\), random:N or all for --filters but received "banana"/);
+    expect(() => parseFilterSelection('banana')).toThrow(/Expected a range \(0-15\), a list \(3,5,9\), random:N or all for filters but received "banana"/);
     expect(() => resolveFilters(parseFilterSelection('60-64'), 'dconv64', 64, 0)).toThrow('filter 64 is out of range for layer dconv64: it has 64 filters, valid indices are 0-63');
   });
 });
@@ -102,7 +103,10 @@ describe('filters pipeline', () => {
 
   it('writes a manifest with config, model hash, backend, versions and per-filter activations', async () => {
     const out = tempDir();
+    const before = Date.now();
+    const t0 = performance.now();
     await runPipeline(validatePipeline(raw(out)), { command: 'test' });
+    const measured = performance.now() - t0;
     const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     expect(manifest.engine).toMatchObject({ engine: 'tfjs', backend: 'wasm' });
     expect(manifest.model.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -112,7 +116,12 @@ describe('filters pipeline', () => {
     expect(manifest.seed).toBe(3);
     expect(manifest.config.ascend.layers).toEqual(['dconv64', 'uconv64']);
     expect(manifest.config.ascend.steps).toBe(3);
-    expect(manifest.wallTimeMs).toBeGreaterThan(0);
+    // The run's own clock: it starts after this test's and stops before it, and loading the model alone
+    // takes most of the run, so the manifest's figure is within the time measured around the call.
+    expect(manifest.wallTimeMs).toBeLessThanOrEqual(Math.ceil(measured));
+    expect(manifest.wallTimeMs).toBeGreaterThanOrEqual(Math.floor(measured * 0.5));
+    expect(Date.parse(manifest.startedAt)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(manifest.startedAt)).toBeLessThanOrEqual(before + measured);
     expect(manifest.results).toHaveLength(6);
     expect(manifest.results[0]).toMatchObject({ layer: 'dconv64', filter: 0, file: 'dconv64.png', tile: 'tiles/dconv64-0.png' });
     // Live filters rise; a dead one (no gradient from its start: the trained model has some) is

@@ -7,7 +7,7 @@
  * wasm run dispatched are recorded too, to check the fast paths were really taken.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tf } from '../src/engine/tf.js';
+import { tf } from '../src/tf.js';
 import { fastGradientsRegistered, registerFastGradients, unregisterFastGradients } from '../src/engine/gradients/index.js';
 import { buildUNet } from '../src/model/unet.js';
 

@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { tf, type LayersModel } from '../src/engine/tf.js';
+import { tf, type LayersModel } from '../src/tf.js';
 
 export function tempDir(prefix = 'unet-dream-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseInit, prepareInit } from '../src/ascent/init.js';
-import { createRng } from '../src/ascent/random.js';
+import { createRng } from '../src/random.js';
 import { createImage } from '../src/io/image.js';
 import { writeImage } from '../src/io/write.js';
 import { psnr, sheppLogan } from '../src/mri/index.js';
@@ -72,8 +72,8 @@ describe('seeds (--init)', () => {
   });
 
   it('rejects malformed seeds with the one message format', () => {
-    expect(() => parseInit('perlin:3')).toThrow(/Expected one of uniform:LO:HI, gaussian:MEAN:STD, phantom:shepp-logan, phantom:random, image:PATH, aliased:phantom or aliased:PATH for --init but received "perlin:3"/);
-    expect(() => parseInit('phantom:cow')).toThrow(/Expected phantom:shepp-logan or phantom:random for --init/);
-    expect(() => parseInit('image:/no/such/file.png')).toThrow(/Expected an existing image file for --init but received "image:\/no\/such\/file.png"/);
+    expect(() => parseInit('perlin:3')).toThrow(/Expected one of uniform:LO:HI, gaussian:MEAN:STD, phantom:shepp-logan, phantom:random, image:PATH, aliased:phantom or aliased:PATH for init but received "perlin:3"/);
+    expect(() => parseInit('phantom:cow')).toThrow(/Expected phantom:shepp-logan or phantom:random for init/);
+    expect(() => parseInit('image:/no/such/file.png')).toThrow(/Expected an existing image file for init but received "image:\/no\/such\/file.png"/);
   });
 });

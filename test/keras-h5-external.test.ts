@@ -3,7 +3,7 @@ import path from 'node:path';
 import h5wasm, { type Group } from 'h5wasm/node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/engine/backend.js';
-import { tf } from '../src/engine/tf.js';
+import { tf } from '../src/tf.js';
 import { InputError } from '../src/errors.js';
 import { loadKerasH5, saveKerasH5 } from '../src/model/keras-h5.js';
 import { tempDir } from './helpers.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import h5wasm, { type Dataset, type Group } from 'h5wasm/node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { tf, type LayersModel } from '../src/engine/tf.js';
+import { tf, type LayersModel } from '../src/tf.js';
 import { InputError, OutputError, UsageError } from '../src/errors.js';
 import { loadKerasH5, saveKerasH5 } from '../src/model/keras-h5.js';
 import { saveLayersModel } from '../src/model/tfjs-files.js';

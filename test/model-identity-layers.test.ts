@@ -4,7 +4,7 @@ import h5wasm from 'h5wasm/node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/engine/backend.js';
 import { createEngine } from '../src/engine/select.js';
-import { tf, type LayersModel } from '../src/engine/tf.js';
+import { tf, type LayersModel } from '../src/tf.js';
 import { INFERENCE_IDENTITY_CLASSES, rewriteInferenceIdentities, type Json } from '../src/model/keras-config.js';
 import { saveKerasH5 } from '../src/model/keras-h5.js';
 import { loadModel } from '../src/model/load.js';

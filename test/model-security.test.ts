@@ -2,7 +2,7 @@ import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/engine/backend.js';
-import { tf } from '../src/engine/tf.js';
+import { tf } from '../src/tf.js';
 import { InputError } from '../src/errors.js';
 import { loadKerasH5 } from '../src/model/keras-h5.js';
 import { loadModel } from '../src/model/load.js';

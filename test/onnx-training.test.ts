@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/engine/backend.js';
-import { tf, type LayersModel } from '../src/engine/tf.js';
+import { tf, type LayersModel } from '../src/tf.js';
 import { buildUNet } from '../src/model/unet.js';
 import { compileTrainingGraph } from '../src/engine/onnx/training.js';
 import { OnnxUnsupportedError } from '../src/engine/onnx/errors.js';

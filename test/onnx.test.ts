@@ -10,11 +10,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tf, type LayersModel } from '../src/engine/tf.js';
+import { tf, type LayersModel } from '../src/tf.js';
 import { selectBackend } from '../src/engine/backend.js';
 import { TfjsEngine, normalizeGradient } from '../src/engine/tfjs-engine.js';
 import type { Batch, GradientNormalization, Objective } from '../src/engine/engine.js';
-import { createRng } from '../src/ascent/random.js';
+import { createRng } from '../src/random.js';
 import { buildUNet } from '../src/model/unet.js';
 import {
   OnnxEngine,

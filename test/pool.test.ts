@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validatePipeline } from '../src/pipeline/validate.js';
 import { runPipeline } from '../src/pipeline/run.js';
-import type { PipelineEvent } from '../src/pipeline/events.js';
+import type { PipelineEvent } from '../src/events.js';
 import { tempDir } from './helpers.js';
 
 const raw = (out: string, workers: number) => ({
@@ -27,7 +27,14 @@ describe('worker pool', () => {
     const marker = path.join(tempDir(), 'died');
     const events: PipelineEvent[] = [];
     const reference = await runPipeline(validatePipeline(raw(tempDir(), 1)), { command: 'test' });
-    const manifest = await runPipeline(validatePipeline(raw(out, 2)), { command: 'test', dieOnceMarker: marker, onEvent: (e) => events.push(e) });
+    // The worker entry's fault seam: the first worker to take a job creates the marker and exits with code 3.
+    process.env.UNET_DREAM_TEST_WORKER_EXIT_ONCE = marker;
+    let manifest;
+    try {
+      manifest = await runPipeline(validatePipeline(raw(out, 2)), { command: 'test', onEvent: (e) => events.push(e) });
+    } finally {
+      delete process.env.UNET_DREAM_TEST_WORKER_EXIT_ONCE;
+    }
     expect(existsSync(marker)).toBe(true);
     const warnings = events.filter((e) => e.type === 'warn').map((e) => (e as { message: string }).message);
     expect(warnings.some((m) => /worker \d died \(exit code 3\); retrying its job once/.test(m))).toBe(true);

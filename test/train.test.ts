@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/engine/backend.js';
-import { tf, type LayersModel } from '../src/engine/tf.js';
+import { tf, type LayersModel } from '../src/tf.js';
 import { InputError, UsageError } from '../src/errors.js';
 import { learningRate, trainUNet, zeroFinalLayer, type TrainOptions } from '../src/train/train.js';
 import { predictImages } from '../src/train/evaluate.js';
@@ -257,7 +257,7 @@ describe('BatchNorm recalibration', () => {
     await selectBackend('wasm');
     const { buildUNet } = await import('../src/model/unet.js');
     const { recalibrateBatchNorm } = await import('../src/train/batchnorm.js');
-    const { tf } = await import('../src/engine/tf.js');
+    const { tf } = await import('../src/tf.js');
     const model = buildUNet({ size: null, seed: 5 });
     const x = tf.randomUniform([6, 16, 16, 1], 0, 1, 'float32', 4) as import('@tensorflow/tfjs').Tensor4D;
     const training = (model.apply(x, { training: true }) as import('@tensorflow/tfjs').Tensor).dataSync();

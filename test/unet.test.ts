@@ -1,9 +1,13 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildUNet, SEED_LAYERS } from '../src/model/unet.js';
 import { summarize } from '../src/model/summary.js';
 import { withInputSize } from '../src/model/resize.js';
 import { checkInputSize, sizeMultiple } from '../src/model/input-size.js';
-import { tf } from '../src/engine/tf.js';
+import { tf } from '../src/tf.js';
+
+const SEED_POST = path.resolve(import.meta.dirname, '..', '..', 'shared', 'seed', 'visualizacion-filtros-keras.md');
 
 // Transcribed from the seed post's `model.summary()` (../shared/seed/visualizacion-filtros-keras.md).
 const SEED_SUMMARY: [string, string, number[], number][] = [
@@ -55,8 +59,14 @@ describe("the seed's U-Net", () => {
     expect(inputs.concatenate_9).toEqual(['up_sampling2d_9', 'conv64_1']);
   });
 
-  it("lists the seed's seven sheet layers in order", () => {
-    expect(SEED_LAYERS).toEqual(['dconv64', 'dconv128', 'dconv256', 'conv512', 'uconv256', 'uconv128', 'uconv64']);
+  // The seed's own list of the layers it drew sheets for, with their filter counts (`layers = [(name, n), ...]`).
+  it.skipIf(!existsSync(SEED_POST))("lists the seed's sheet layers in the seed's order, each with the seed's filter count", () => {
+    const line = readFileSync(SEED_POST, 'utf8').split('\n').find((l) => l.startsWith('layers = ['));
+    expect(line, 'the seed post lists its sheet layers').toBeDefined();
+    const seed = [...line!.matchAll(/\('(\w+)', (\d+)\)/g)].map((m) => [m[1]!, Number(m[2])] as const);
+    expect(seed.length).toBeGreaterThan(0);
+    expect([...SEED_LAYERS]).toEqual(seed.map(([name]) => name));
+    for (const [name, filters] of seed) expect((model.getLayer(name).outputShape as number[])[3], name).toBe(filters);
   });
 
   it('is deterministic for a seed: same weights twice, different for another seed', () => {

@@ -6,7 +6,7 @@
  */
 import type { Engine, GradientNormalization, Objective } from '../engine/engine.js';
 import { invalidParameterError } from '../errors.js';
-import { keyedRng } from './random.js';
+import { keyedRng } from '../random.js';
 import { crop, resize, roll, type Plane } from './resample.js';
 import { normalizeInPlace, tiledGradient, tiledValue, type TileOptions } from './tiled-gradient.js';
 
@@ -49,12 +49,12 @@ export interface DreamResult {
 }
 
 export function validateDreamOptions(o: DreamOptions): void {
-  if (!Number.isInteger(o.octaves) || o.octaves < 1) throw invalidParameterError('--octaves', 'an integer >= 1', o.octaves);
-  if (!(o.octaveScale > 1)) throw invalidParameterError('--octave-scale', 'a number > 1', o.octaveScale);
-  if (!Number.isInteger(o.steps) || o.steps < 0) throw invalidParameterError('--steps', 'an integer >= 0', o.steps);
-  if (!(o.step > 0)) throw invalidParameterError('--step', 'a positive number', o.step);
-  if (!Number.isInteger(o.jitter) || o.jitter < 0) throw invalidParameterError('--jitter', 'an integer >= 0', o.jitter);
-  if (!Number.isInteger(o.tile) || o.tile < o.divisor) throw invalidParameterError('--tile', `an integer >= ${o.divisor}`, o.tile);
+  if (!Number.isInteger(o.octaves) || o.octaves < 1) throw invalidParameterError('octaves', 'an integer >= 1', o.octaves);
+  if (!(o.octaveScale > 1)) throw invalidParameterError('octaveScale', 'a number > 1', o.octaveScale);
+  if (!Number.isInteger(o.steps) || o.steps < 0) throw invalidParameterError('steps', 'an integer >= 0', o.steps);
+  if (!(o.step > 0)) throw invalidParameterError('step', 'a positive number', o.step);
+  if (!Number.isInteger(o.jitter) || o.jitter < 0) throw invalidParameterError('jitter', 'an integer >= 0', o.jitter);
+  if (!Number.isInteger(o.tile) || o.tile < o.divisor) throw invalidParameterError('tile', `an integer >= ${o.divisor}`, o.tile);
 }
 
 /** Octave sizes, smallest first; never below the divisor. */

@@ -1,6 +1,6 @@
 /** Filter selections: `0-15`, `3,5,9`, `random:16`, `all`. */
 import { UsageError, invalidParameterError } from '../errors.js';
-import { keyedRng } from './random.js';
+import { keyedRng } from '../random.js';
 
 export type FilterSelection =
   | { kind: 'all' }
@@ -15,7 +15,7 @@ export function parseFilterSelection(spec: string): FilterSelection {
   const random = /^random:(\d+)$/.exec(text);
   if (random) {
     const count = Number(random[1]);
-    if (count < 1) throw invalidParameterError('--filters', 'random:N with N >= 1', spec);
+    if (count < 1) throw invalidParameterError('filters', 'random:N with N >= 1', spec);
     return { kind: 'random', count };
   }
   const indices: number[] = [];
@@ -24,12 +24,12 @@ export function parseFilterSelection(spec: string): FilterSelection {
     const single = /^\d+$/.exec(part.trim());
     if (range) {
       const [from, to] = [Number(range[1]), Number(range[2])];
-      if (to < from) throw invalidParameterError('--filters', `${EXPECTED} (ranges go low-high)`, spec);
+      if (to < from) throw invalidParameterError('filters', `${EXPECTED} (ranges go low-high)`, spec);
       for (let i = from; i <= to; i++) indices.push(i);
     } else if (single) {
       indices.push(Number(single[0]));
     } else {
-      throw invalidParameterError('--filters', EXPECTED, spec);
+      throw invalidParameterError('filters', EXPECTED, spec);
     }
   }
   return { kind: 'list', indices: [...new Set(indices)] };

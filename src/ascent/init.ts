@@ -1,12 +1,12 @@
 /**
- * Starting images (`--init`): noise, phantoms, a real image, or the network's own kind of input, an
+ * Starting images (the `init` option): noise, phantoms, a real image, or the network's own kind of input, an
  * aliased (undersampled, zero-filled) phantom or image. Parsing is pure and checked up front;
  * `prepareInit` reads any file once and returns a generator that draws each image from its own keyed
  * stream, so a filter's start never depends on batching or workers.
  */
 import { existsSync, statSync } from 'node:fs';
 import { InputError, invalidParameterError } from '../errors.js';
-import type { Rng } from './random.js';
+import type { Rng } from '../random.js';
 import { resize } from './resample.js';
 import { cartesianMask, isPowerOfTwo, randomPhantom, sheppLogan, zeroFilled } from '../mri/index.js';
 import { parseInputSpec } from '../io/input-spec.js';
@@ -41,14 +41,14 @@ const FORMS = 'uniform:LO:HI, gaussian:MEAN:STD, phantom:shepp-logan, phantom:ra
 
 function numbers(text: string, parts: string[], names: string): number[] {
   const values = parts.map(Number);
-  if (parts.length !== 2 || values.some((v) => !Number.isFinite(v))) throw invalidParameterError('--init', `${names} with numbers`, text);
+  if (parts.length !== 2 || values.some((v) => !Number.isFinite(v))) throw invalidParameterError('init', `${names} with numbers`, text);
   return values;
 }
 
 function checkFile(text: string, spec: string): { path: string } {
   const { path } = parseInputSpec(spec);
-  if (!path) throw invalidParameterError('--init', 'a file after the colon', text);
-  if (!existsSync(path)) throw invalidParameterError('--init', 'an existing image file', text);
+  if (!path) throw invalidParameterError('init', 'a file after the colon', text);
+  if (!existsSync(path)) throw invalidParameterError('init', 'an existing image file', text);
   return { path: spec };
 }
 
@@ -59,23 +59,23 @@ export function parseInit(text: string): InitSpec {
   switch (kind) {
     case 'uniform': {
       const [low, high] = numbers(text, rest.split(':'), 'uniform:LO:HI');
-      if (high! <= low!) throw invalidParameterError('--init', 'uniform:LO:HI with LO < HI', text);
+      if (high! <= low!) throw invalidParameterError('init', 'uniform:LO:HI with LO < HI', text);
       return { kind, low: low!, high: high!, text };
     }
     case 'gaussian': {
       const [mean, std] = numbers(text, rest.split(':'), 'gaussian:MEAN:STD');
-      if (std! < 0) throw invalidParameterError('--init', 'gaussian:MEAN:STD with STD >= 0', text);
+      if (std! < 0) throw invalidParameterError('init', 'gaussian:MEAN:STD with STD >= 0', text);
       return { kind, mean: mean!, std: std!, text };
     }
     case 'phantom':
-      if (rest !== 'shepp-logan' && rest !== 'random') throw invalidParameterError('--init', 'phantom:shepp-logan or phantom:random', text);
+      if (rest !== 'shepp-logan' && rest !== 'random') throw invalidParameterError('init', 'phantom:shepp-logan or phantom:random', text);
       return { kind, phantom: rest, text };
     case 'image':
       return { kind, path: checkFile(text, rest).path, text };
     case 'aliased':
       return { kind, source: rest === 'phantom' ? 'phantom' : checkFile(text, rest), text };
     default:
-      throw invalidParameterError('--init', `one of ${FORMS}`, text);
+      throw invalidParameterError('init', `one of ${FORMS}`, text);
   }
 }
 
@@ -89,7 +89,7 @@ function toChannels(gray: Float32Array, channels: number): Float32Array {
 
 function aliasedOf(image: Float32Array, shape: ImageShape, aliasing: AliasingOptions, rng: Rng): Float32Array {
   if (!isPowerOfTwo(shape.width) || !isPowerOfTwo(shape.height)) {
-    throw invalidParameterError('--size', 'a power of two for aliased: seeds (the FFT needs one)', `${shape.width}x${shape.height}`);
+    throw invalidParameterError('size', 'a power of two for aliased: seeds (the FFT needs one)', `${shape.width}x${shape.height}`);
   }
   const mask = cartesianMask({ width: shape.width, height: shape.height, acceleration: aliasing.acceleration, center: aliasing.center, pattern: 'random', axis: 'x', rng });
   return zeroFilled(image, shape.width, shape.height, mask);

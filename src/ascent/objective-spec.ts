@@ -3,9 +3,9 @@
  * Checked against the model before any tensor exists.
  */
 import type { LayerReduce, Objective } from '../engine/engine.js';
-import type { LayersModel } from '../engine/tf.js';
+import type { LayersModel } from '../tf.js';
 import { UsageError, invalidParameterError, unknownNameError } from '../errors.js';
-import { targetableLayers } from './visualize.js';
+import { targetableLayers } from '../model/introspect.js';
 
 export interface ObjectiveTerm {
   layer: string;
@@ -20,14 +20,14 @@ export function parseObjectiveTerms(spec: string): ObjectiveTerm[] {
     .filter(Boolean)
     .map((part) => {
       const m = /^([^:#\s]+)(?:#(\d+))?(?::(-?[\d.]+(?:e-?\d+)?))?$/.exec(part);
-      if (!m) throw invalidParameterError('--layers', 'LAYER, LAYER:WEIGHT or LAYER#FILTER, comma-separated', part);
+      if (!m) throw invalidParameterError('layers', 'LAYER, LAYER:WEIGHT or LAYER#FILTER, comma-separated', part);
       const weight = m[3] === undefined ? 1 : Number(m[3]);
-      if (!Number.isFinite(weight)) throw invalidParameterError('--layers', 'a numeric weight after ":"', part);
+      if (!Number.isFinite(weight)) throw invalidParameterError('layers', 'a numeric weight after ":"', part);
       return { layer: m[1]!, weight, ...(m[2] !== undefined ? { filter: Number(m[2]) } : {}) };
     });
-  if (terms.length === 0) throw invalidParameterError('--layers', 'at least one layer', spec);
+  if (terms.length === 0) throw invalidParameterError('layers', 'at least one layer', spec);
   if (terms.some((t) => t.filter !== undefined) && terms.length > 1) {
-    throw new UsageError('--layers: a single-filter objective (LAYER#FILTER) cannot be combined with other layers');
+    throw new UsageError('layers: a single-filter objective (LAYER#FILTER) cannot be combined with other layers', 'layers');
   }
   return terms;
 }

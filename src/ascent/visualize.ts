@@ -3,13 +3,14 @@
  * filter's mean activation. Filters of one layer run together in batches, each image its own filter.
  */
 import type { Batch, Engine, GradientNormalization } from '../engine/engine.js';
-import type { LayersModel } from '../engine/tf.js';
+import type { LayersModel } from '../tf.js';
 import { UsageError, invalidParameterError, unknownNameError } from '../errors.js';
 import { ascend } from './ascend.js';
 import { resolveFilters, type FilterSelection } from './filters.js';
 import type { InitSource } from './init.js';
-import { keyedRng } from './random.js';
+import { keyedRng } from '../random.js';
 import { checkInputSize, inputSizeMessage } from '../model/input-size.js';
+import { modelChannels, targetableLayers } from '../model/introspect.js';
 
 export interface VisualizeOptions {
   layers: readonly string[];
@@ -49,29 +50,13 @@ export interface LayerPlan {
   filters: number[];
 }
 
-/** Input channels; a rank-3 input ([batch, h, w], e.g. an MNIST net that reshapes) has one. */
-export function modelChannels(model: LayersModel): number {
-  const shape = model.inputs[0]!.shape;
-  return shape.length === 4 ? (shape[3] ?? 1) : 1;
-}
-
-/** Layers an ascent can target: those with a 4-D (image-shaped) output. */
-export function targetableLayers(model: LayersModel): string[] {
-  return model.layers
-    .filter((l) => {
-      const shape = l.outputShape;
-      return !Array.isArray(shape[0]) && (shape as unknown[]).length === 4 && l.getClassName() !== 'InputLayer';
-    })
-    .map((l) => l.name);
-}
-
 /** Resolves layers and filters against the model, before any tensor is made. */
 export function planVisualization(model: LayersModel, options: Pick<VisualizeOptions, 'layers' | 'filters' | 'seed' | 'size'>): LayerPlan[] {
   const valid = targetableLayers(model);
   if (!Number.isInteger(options.size) || options.size < 1) throw invalidParameterError('size', 'an integer >= 1', options.size);
   const fits = checkInputSize(model, options.size);
-  if (!fits.ok) throw new UsageError(inputSizeMessage(options.size, fits));
-  if (options.layers.length === 0) throw invalidParameterError('--layers', 'at least one layer name', '');
+  if (!fits.ok) throw new UsageError(inputSizeMessage(options.size, fits), 'size');
+  if (options.layers.length === 0) throw invalidParameterError('layers', 'at least one layer name', '');
   return options.layers.map((layer) => {
     if (!valid.includes(layer)) throw unknownNameError('layer', layer, valid);
     const shape = model.getLayer(layer).outputShape as number[];
@@ -92,7 +77,7 @@ export interface FilterJob {
 }
 
 export function splitJobs(plan: LayerPlan[], batch: number): FilterJob[] {
-  if (!Number.isInteger(batch) || batch < 1) throw invalidParameterError('--batch', 'an integer >= 1', batch);
+  if (!Number.isInteger(batch) || batch < 1) throw invalidParameterError('batch', 'an integer >= 1', batch);
   const jobs: FilterJob[] = [];
   for (const { layer, filters } of plan) {
     for (let b = 0; b < filters.length; b += batch) jobs.push({ layer, filters: filters.slice(b, b + batch) });

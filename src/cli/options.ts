@@ -1,6 +1,8 @@
-/** Option builders shared by every command (DESIGN §1), so flags mean the same everywhere. */
+/** Option builders shared by every command, so a flag means the same everywhere. */
 import type { Argv } from 'yargs';
+import type { z } from 'zod';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend.js';
+import { modelStage } from '../run/stages.js';
 import { MASK_AXES, MASK_PATTERNS, type MaskAxis, type MaskPattern } from '../mri/index.js';
 
 export interface CommonArgs {
@@ -15,12 +17,15 @@ export interface CommonArgs {
   verbose: boolean;
 }
 
+/** The model stage's defaults, from its schema: the flags show and use the same values a pipeline file gets. */
+export const MODEL_DEFAULTS = modelStage.parse({});
+
 export function withCommonOptions<T>(yargs: Argv<T>) {
   return yargs
-    .option('model', { type: 'string', default: 'builtin', describe: 'builtin, a Keras .h5, or a TensorFlow.js model.json (or its directory)' })
+    .option('model', { type: 'string', default: MODEL_DEFAULTS.source, describe: 'builtin, a Keras .h5, or a TensorFlow.js model.json (or its directory)' })
     .option('architecture', { type: 'string', describe: 'model JSON for a weights-only Keras .h5 file' })
-    .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as BackendChoice, describe: 'engine backend; auto picks the fastest that loads' })
-    .option('device', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'ONNX Runtime execution provider (cuda needs its CUDA 12 binaries: see README)' })
+    .option('backend', { choices: BACKEND_CHOICES, default: MODEL_DEFAULTS.backend as BackendChoice, describe: 'engine backend; auto picks the fastest that loads' })
+    .option('device', { choices: ['cpu', 'cuda'] as const, default: MODEL_DEFAULTS.device, describe: 'ONNX Runtime execution provider (cuda needs its CUDA 12 binaries: see README)' })
     .option('threads', { type: 'number', describe: 'ONNX Runtime threads per engine (default: cores shared among workers)' })
     .option('seed', { type: 'number', describe: 'random seed: the same seed gives the same output' })
     .option('out', { type: 'string', describe: 'output folder' })
@@ -37,16 +42,50 @@ export function splitList(value: string | undefined): string[] | undefined {
     .filter(Boolean);
 }
 
+/** The model stage the common flags set: only values that differ from the schema's defaults. */
+export function modelConfig(args: CommonArgs): Partial<z.input<typeof modelStage>> {
+  return defined({
+    source: args.model !== MODEL_DEFAULTS.source ? args.model : undefined,
+    architecture: args.architecture,
+    backend: args.backend !== MODEL_DEFAULTS.backend ? args.backend : undefined,
+    device: args.device !== MODEL_DEFAULTS.device ? args.device : undefined,
+    threads: args.threads,
+  });
+}
+
+/** Drops undefined values, so unset flags leave the schema's defaults in place. */
+export function defined<T extends Record<string, unknown>>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A flag's help text with the default its schema gives, so help and behaviour cannot disagree. */
+export function withDefault(text: string, stage: z.ZodObject, key: string): string {
+  const value = (stage.shape[key] as z.ZodType).safeParse(undefined);
+  return value.success && value.data !== undefined ? `${text} (default ${Array.isArray(value.data) ? value.data.join(',') : String(value.data)})` : text;
+}
+
+/** Config paths the common flags set, for messages that name the flag rather than the path. */
+export const COMMON_FLAGS: Readonly<Record<string, string>> = Object.freeze({
+  'model.source': '--model',
+  'model.architecture': '--architecture',
+  'model.backend': '--backend',
+  'model.device': '--device',
+  'model.threads': '--threads',
+  'seed.seed': '--seed',
+  'write.out': '--out',
+});
+
 /**
  * The common flags a user gave explicitly, as `--set` assignments: they win over a pipeline file's
  * values, exactly as --set does.
  */
 export function commonOverrides(args: CommonArgs): string[] {
   const sets: string[] = [];
-  if (args.model !== 'builtin') sets.push(`model.source=${JSON.stringify(args.model)}`);
+  const model = modelConfig(args);
+  if (model.source !== undefined) sets.push(`model.source=${JSON.stringify(model.source)}`);
   if (args.architecture !== undefined) sets.push(`model.architecture=${JSON.stringify(args.architecture)}`);
-  if (args.backend !== 'auto') sets.push(`model.backend=${args.backend}`);
-  if (args.device !== 'cpu') sets.push(`model.device=${args.device}`);
+  if (model.backend !== undefined) sets.push(`model.backend=${model.backend}`);
+  if (model.device !== undefined) sets.push(`model.device=${model.device}`);
   if (args.threads !== undefined) sets.push(`model.threads=${args.threads}`);
   if (args.seed !== undefined) sets.push(`seed.seed=${args.seed}`);
   if (args.out !== undefined) sets.push(`write.out=${JSON.stringify(args.out)}`);

@@ -4,7 +4,7 @@
  * stays clean for --json.
  */
 import cliProgress from 'cli-progress';
-import type { PipelineEvent } from '../pipeline/events.js';
+import type { PipelineEvent } from '../events.js';
 
 export interface Reporter {
   onEvent(event: PipelineEvent): void;

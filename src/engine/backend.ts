@@ -4,7 +4,7 @@
  * tfjs-node and tfjs-node-gpu are optionalDependencies (their install downloads libtensorflow, which
  * fails offline), so they are probed with dynamic import rather than imported statically.
  */
-import { tf } from './tf.js';
+import { tf } from '../tf.js';
 import { UsageError, invalidParameterError } from '../errors.js';
 import { registerFastGradients } from './gradients/index.js';
 
@@ -87,7 +87,7 @@ let active: BackendInfo | undefined;
  */
 export async function selectBackend(choice: BackendChoice): Promise<BackendInfo> {
   if (!BACKEND_CHOICES.includes(choice)) {
-    throw invalidParameterError('--backend', `one of ${BACKEND_CHOICES.join(', ')}`, choice);
+    throw invalidParameterError('backend', `one of ${BACKEND_CHOICES.join(', ')}`, choice);
   }
   const wanted = choice === 'onnx' ? 'auto' : choice;
   if (active && (wanted === 'auto' || active.name === wanted)) return active;
@@ -104,8 +104,9 @@ export async function selectBackend(choice: BackendChoice): Promise<BackendInfo>
       if (wanted !== 'auto' && candidate === candidates[candidates.length - 1]) {
         const tries = candidates.map((c) => c.provider).join(' or ');
         throw new UsageError(
-          `--backend ${wanted} cannot load: ${skipped.join('; ')}. To use it, ${candidate.howToInstall}` +
+          `backend ${wanted} cannot load: ${skipped.join('; ')}. To use it, ${candidate.howToInstall}` +
             (candidates.length > 1 ? ` (tried ${tries})` : ''),
+          'backend',
         );
       }
     }

@@ -1,8 +1,8 @@
 /**
- * Builds the engine for a model and a `--backend` choice. `auto` takes the ONNX Runtime engine when
+ * Builds the engine for a model and a backend choice. `auto` takes the ONNX Runtime engine when
  * the model compiles to ONNX (the fastest path on CPU), else the tfjs engine on the best backend.
  */
-import type { LayersModel } from './tf.js';
+import type { LayersModel } from '../tf.js';
 import { selectBackend, type BackendChoice } from './backend.js';
 import type { Engine } from './engine.js';
 import { TfjsEngine } from './tfjs-engine.js';
@@ -34,7 +34,7 @@ export async function createEngine(model: LayersModel, choice: BackendChoice, op
       return { engine: await createOnnxEngine(model, { threads: options.threads, device: options.device }), skipped };
     } catch (err) {
       const message = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
-      if (choice === 'onnx') throw err instanceof UsageError ? err : new UsageError(`--backend onnx cannot load onnxruntime-node: ${message}`);
+      if (choice === 'onnx') throw err instanceof UsageError ? err : new UsageError(`backend onnx cannot load onnxruntime-node: ${message}`, 'backend');
       skipped.unshift(`onnx: ${message}`);
       const engine = new TfjsEngine(model, { backend: backend.name, provider: backend.provider });
       return { engine, skipped, fallback: `${message}; using tfjs on ${backend.name}` };

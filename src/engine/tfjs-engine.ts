@@ -3,7 +3,7 @@
  * objective with respect to the input. Runs on whichever tfjs backend engine/backend.ts activated;
  * faster gradients plug in underneath through tfjs's gradient registry, not here.
  */
-import { tf, type LayersModel } from './tf.js';
+import { tf, type LayersModel } from '../tf.js';
 import {
   NORMALIZATION_EPSILON,
   objectiveLayers,

@@ -7,8 +7,8 @@
  * size). So a stack of strided 'same' convolutions takes any size, a U-Net takes multiples of 8, and a
  * 28x28 discriminator takes 28.
  */
-import type { LayersModel } from '../engine/tf.js';
-import { tf } from '../engine/tf.js';
+import type { LayersModel } from '../tf.js';
+import { tf } from '../tf.js';
 
 export interface InputSize {
   height: number;

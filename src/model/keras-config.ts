@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { tf } from '../engine/tf.js';
+import { tf } from '../tf.js';
 import { InputError, UsageError } from '../errors.js';
 import { parseJsonFile } from './json-text.js';
 

@@ -15,7 +15,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import h5wasm, { type Dataset, type Group } from 'h5wasm/node';
-import { tf, type LayersModel } from '../engine/tf.js';
+import { tf, type LayersModel } from '../tf.js';
 import { InputError, OutputError, UsageError } from '../errors.js';
 import {
   asModelConfig,

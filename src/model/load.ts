@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { type LayersModel } from '../engine/tf.js';
+import { type LayersModel } from '../tf.js';
 import { InputError } from '../errors.js';
 import { BUILTIN_MODEL_DIR } from './paths.js';
 import { loadLayersModelFromFile, readModelMetadata } from './tfjs-files.js';

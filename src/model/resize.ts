@@ -3,7 +3,7 @@
  * model is rebuilt from its own config with a new input shape and the same weights, so it can take
  * any image size it divides cleanly.
  */
-import { tf, type LayersModel } from '../engine/tf.js';
+import { tf, type LayersModel } from '../tf.js';
 import { UsageError } from '../errors.js';
 import { checkInputSize, inputSizeMessage } from './input-size.js';
 

@@ -1,5 +1,5 @@
 /** A Keras-like `model.summary()` as data, for `unet-dream layers` and the manifest. */
-import type { LayersModel } from '../engine/tf.js';
+import type { LayersModel } from '../tf.js';
 
 export interface LayerRow {
   name: string;

@@ -1,9 +1,9 @@
 /**
- * The seed's U-Net (DESIGN §3), with the exact layer names of its Keras summary so users can compare
+ * The seed's U-Net (the blog post in ../shared/seed; layer table in docs/ARCHITECTURE.md, "The model"), with the exact layer names of its Keras summary so users can compare
  * our tables and sheets with the blog post. Auto-generated Keras names (input_3, max_pooling2d_5, ...)
  * are kept too: they are what the seed's `model.summary()` printed.
  */
-import { tf, type LayersModel } from '../engine/tf.js';
+import { tf, type LayersModel } from '../tf.js';
 
 export interface UNetOptions {
   /** Height and width; null for any size divisible by 8 (the net is fully convolutional). */

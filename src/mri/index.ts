@@ -1,6 +1,6 @@
-/** MRI helpers (DESIGN §7): phantoms, 2-D FFT, Cartesian undersampling, zero-filling, PSNR/SSIM. */
+/** MRI helpers for simulating the network's task (undersampled acquisitions, see docs/ARCHITECTURE.md "The model"): phantoms, 2-D FFT, Cartesian undersampling, zero-filling, PSNR/SSIM. */
 
-export { createRng, type Rng } from './prng.js';
+export { createRng, type Rng } from '../random.js';
 export {
   complexFromReal,
   fft2,

@@ -1,5 +1,5 @@
 /**
- * Cartesian undersampling masks (DESIGN §7).
+ * Cartesian undersampling masks: which phase-encoding lines of k-space an accelerated scan keeps.
  *
  * Geometry. A mask is a row-major Uint8Array of `width * height` values (1 = sampled) laid out in
  * CENTRED k-space, i.e. matching `fftshift(fft2(image))`: the zero frequency sits at
@@ -22,7 +22,7 @@
  */
 
 import { invalidParameterError } from '../errors.js';
-import { createRng, type Rng } from './prng.js';
+import { createRng, type Rng } from '../random.js';
 
 export type MaskPattern = 'random' | 'equispaced';
 export type MaskAxis = 'x' | 'y';

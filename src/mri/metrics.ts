@@ -1,5 +1,5 @@
 /**
- * Image quality against a reference (DESIGN §7): PSNR and SSIM.
+ * Image quality against a reference: PSNR and SSIM.
  *
  * The data range L defaults to max(reference) - min(reference) for both metrics; pass it
  * explicitly (e.g. 1 for images in [0, 1]) to compare numbers across images. A constant reference

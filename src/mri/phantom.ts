@@ -6,7 +6,7 @@
  */
 
 import { invalidParameterError } from '../errors.js';
-import type { Rng } from './prng.js';
+import type { Rng } from '../random.js';
 
 export type PhantomSize = number | { width: number; height: number };
 

@@ -1,36 +1,33 @@
 /**
  * Record, validate, then run: a raw config (from flags or a YAML/JSON file) is checked as a whole
- * (every stage's options, the recipe, the init, the filter selection, the output folder) before a
- * model loads or a tensor exists.
+ * against its mode's schema (every stage, every key, every name and spec in a string) before a model
+ * loads or a tensor exists. `ascend.mode` picks the schema from the table of modes (src/modes/index.ts),
+ * like a discriminated union whose unknown tag lists the valid ones; a key that belongs to another mode
+ * is reported with the mode it applies to.
  */
-import { z } from 'zod';
-import { UsageError, didYouMean } from '../errors.js';
-import { getRecipe, type Recipe } from '../ascent/recipes.js';
-import { parseInit, type InitSpec } from '../ascent/init.js';
-import { parseFilterSelection, type FilterSelection } from '../ascent/filters.js';
-import type { GradientNormalization } from '../engine/engine.js';
-import { STAGES, STAGE_NAMES } from './registry.js';
-import type { PipelineConfig } from './schema.js';
-import { parseObjectiveTerms } from '../ascent/objective-spec.js';
-import { SEED_LAYERS } from '../model/unet.js';
+import type { z } from 'zod';
+import { UsageError, didYouMean, renameOption } from '../errors.js';
+import { DEFAULT_MODE, MODES, MODE_NAMES, getMode } from '../modes/index.js';
+import type { CheckAt, ConfigPath, Mode, ModeConfigBase } from '../run/mode.js';
 
-export type ConfigPath = (string | number)[];
+export type { ConfigPath } from '../run/mode.js';
 
-/** Maps a config path to a `file:line:col` prefix when the config came from a file. */
-/** `key: true` points at the key itself (for unknown keys) rather than its value. */
+/**
+ * Maps a config path to a `file:line:col` prefix when the config came from a file.
+ * `key: true` points at the key itself (for unknown keys) rather than its value.
+ */
 export type Locate = (path: ConfigPath, options?: { key?: boolean }) => string | undefined;
 
-export interface ValidatedPipeline {
-  readonly config: PipelineConfig;
-  readonly mode: 'filters' | 'dream';
-  /** Target layers, defaults resolved per mode. */
-  readonly layers: readonly string[];
-  readonly recipe: Recipe;
-  readonly init: InitSpec;
-  readonly filters: FilterSelection;
-  readonly steps: number;
-  readonly step: number;
-  readonly normalize: GradientNormalization;
+export interface ValidateOptions {
+  locate?: Locate;
+  /** The command-line flag that set a config path, when the config came from flags (`ascend.octaves` -> `--octaves`). */
+  flag?: (path: ConfigPath) => string | undefined;
+}
+
+export interface ValidatedPipeline<C extends ModeConfigBase = ModeConfigBase> {
+  readonly mode: Mode<C>;
+  /** The config with every default of the mode's schema filled in. */
+  readonly config: C;
 }
 
 function describeValue(value: unknown): string {
@@ -50,23 +47,34 @@ function valueAt(raw: unknown, path: ConfigPath): unknown {
   return cur;
 }
 
-function formatIssue(issue: z.core.$ZodIssue, stage: string, raw: unknown, locate?: Locate): string {
-  const path: ConfigPath = [stage, ...(issue.path as (string | number)[])];
-  const where = locate?.(path);
+/** The modes other than MODE that read KEY: as a stage (no STAGE given) or as a key of STAGE. */
+function otherModesWith(mode: Mode, key: string, stage?: string): string[] {
+  return MODE_NAMES.filter((name) => {
+    if (name === mode.name) return false;
+    const stages = MODES[name]!.stages;
+    return stage === undefined ? key in stages : key in (stages[stage]?.shape ?? {});
+  });
+}
+
+function unknownKey(mode: Mode, path: ConfigPath, key: string, where: string | undefined): string {
+  const stage = path.length === 0 ? undefined : String(path[0]);
+  const known = stage === undefined ? Object.keys(mode.stages) : Object.keys(mode.stages[stage]?.shape ?? {});
   const prefix = where ? `${where}: ` : '';
-  const dotted = path.join('.');
+  const subject = stage === undefined ? `unknown stage "${key}"` : `${[...path, key].join('.')}: unknown key "${key}"`;
+  const valid = `valid ${stage === undefined ? 'stages' : 'keys'} for mode ${mode.name}: ${known.join(', ')}`;
+  const elsewhere = otherModesWith(mode, key, stage);
+  if (elsewhere.length > 0) return `${prefix}${subject}: \`${key}\` applies to mode ${elsewhere.join(', ')} (this pipeline's ascend.mode is ${mode.name}); ${valid}`;
+  const hint = didYouMean(key, known);
+  return `${prefix}${subject}${hint ? ` (did you mean "${hint}"?)` : ''}; ${valid}`;
+}
+
+function formatIssue(issue: z.core.$ZodIssue, mode: Mode, raw: unknown, options: ValidateOptions): string {
+  const path = issue.path as ConfigPath;
   if (issue.code === 'unrecognized_keys') {
-    const schema = STAGES.find((s) => s.name === stage)!.schema as z.ZodObject;
-    const known = Object.keys(schema.shape ?? {});
-    return issue.keys
-      .map((key) => {
-        const keyPath = [...path, key];
-        const keyWhere = locate?.(keyPath, { key: true });
-        const hint = didYouMean(key, known);
-        return `${keyWhere ? `${keyWhere}: ` : prefix}${keyPath.join('.')}: unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; valid keys: ${known.join(', ')}`;
-      })
-      .join('\n');
+    return issue.keys.map((key) => unknownKey(mode, path, key, options.locate?.([...path, key], { key: true }))).join('\n');
   }
+  const where = options.locate?.(path);
+  const label = options.flag?.(path) ?? path.join('.');
   const found = describeValue(valueAt(raw, path));
   const expected =
     issue.code === 'invalid_value'
@@ -74,70 +82,43 @@ function formatIssue(issue: z.core.$ZodIssue, stage: string, raw: unknown, locat
       : issue.code === 'invalid_type'
         ? issue.expected === 'int' ? 'an integer' : issue.expected
         : issue.message.replace(/^(Invalid input: )?(expected )?/i, '').replace(/^Too (small|big): expected \S+ to (have|be) /, '');
-  return `${prefix}${dotted}: expected ${expected}, found ${found}`;
+  return `${where ? `${where}: ` : ''}${label}: expected ${expected}, found ${found}`;
 }
 
 /** Validates a raw config object (stage name -> options). Throws one UsageError listing every problem. */
-export function validatePipeline(raw: unknown, locate?: Locate): ValidatedPipeline {
+export function validatePipeline(raw: unknown, options: ValidateOptions = {}): ValidatedPipeline {
+  const { locate } = options;
+  const top = locate?.([]);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new UsageError(`${locate?.([]) ? `${locate([])}: ` : ''}a pipeline must be a mapping of stage names (${STAGE_NAMES.join(', ')}) to their options`);
+    throw new UsageError(`${top ? `${top}: ` : ''}a pipeline must be a mapping of stage names to their options`);
   }
-  const problems: string[] = [];
-  const config: Record<string, unknown> = {};
-  for (const key of Object.keys(raw)) {
-    if (key === 'name' || key === 'description') continue;
-    if (!STAGE_NAMES.includes(key)) {
-      const where = locate?.([key], { key: true });
-      const hint = didYouMean(key, STAGE_NAMES);
-      problems.push(`${where ? `${where}: ` : ''}unknown stage "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}; valid stages: ${STAGE_NAMES.join(', ')}`);
-    }
+  const { name: _name, description: _description, ...stages } = raw as Record<string, unknown>;
+  void _name, _description;
+  const modeName = (stages.ascend as { mode?: unknown } | undefined)?.mode ?? DEFAULT_MODE;
+  let mode: Mode;
+  try {
+    mode = getMode(typeof modeName === 'string' ? modeName : JSON.stringify(modeName));
+  } catch (err) {
+    const where = locate?.(['ascend', 'mode']);
+    throw new UsageError(`${where ? `${where}: ` : ''}ascend.mode: ${(err as Error).message}`);
   }
-  for (const stage of STAGES) {
-    const options = (raw as Record<string, unknown>)[stage.name] ?? {};
-    const parsed = stage.schema.safeParse(options);
-    if (parsed.success) config[stage.name] = parsed.data;
-    else for (const issue of parsed.error.issues) problems.push(formatIssue(issue, stage.name, raw, locate));
-  }
-  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  const parsed = mode.schema.safeParse(stages);
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((issue) => formatIssue(issue, mode, stages, options)).join('\n'));
 
-  const cfg = config as unknown as PipelineConfig;
-  const semantic = <T>(path: ConfigPath, fn: () => T): T | undefined => {
+  const problems: string[] = [];
+  const at: CheckAt = (path, check) => {
     try {
-      return fn();
+      check();
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
       const where = locate?.(path);
-      problems.push(`${where ? `${where}: ` : ''}${path.join('.')}: ${err.message}`);
-      return undefined;
+      // The option as the user set it: its flag, or its path in the file ("for ascend.filters but received ...").
+      const label = options.flag?.(path) ?? path.join('.');
+      const renamed = renameOption(err, label);
+      problems.push(`${where ? `${where}: ` : ''}${renamed !== err.message ? renamed : `${label}: ${err.message}`}`);
     }
   };
-  const dream = cfg.ascend.mode === 'dream';
-  const recipe = semantic(['ascend', 'recipe'], () => getRecipe(cfg.ascend.recipe));
-  const init = semantic(['seed', 'init'], () => parseInit(cfg.seed.init ?? recipe?.init ?? 'uniform:0:2'));
-  const filters = semantic(['ascend', 'filters'], () => parseFilterSelection(cfg.ascend.filters));
-  if (dream) {
-    semantic(['ascend', 'layers'], () => (cfg.ascend.layers ?? []).forEach((l) => parseObjectiveTerms(l)));
-    semantic(['seed', 'inputs'], () => {
-      if (!cfg.seed.inputs?.length) throw new UsageError('ascend.mode dream needs seed.inputs: the files or folders to dream on');
-    });
-    semantic(['seed', 'window'], () => {
-      if (!(cfg.seed.window[0] < cfg.seed.window[1])) throw new UsageError(`expected LOW < HIGH percentiles, found [${cfg.seed.window.join(', ')}]`);
-    });
-  } else {
-    semantic(['seed', 'inputs'], () => {
-      if (cfg.seed.inputs) throw new UsageError('seed.inputs is used by ascend.mode dream; to seed filter visualizations from an image use seed.init: image:PATH');
-    });
-  }
+  mode.check?.(parsed.data, at);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
-  return Object.freeze({
-    config: cfg,
-    mode: cfg.ascend.mode,
-    layers: cfg.ascend.layers ?? (dream ? ['uconv128'] : [...SEED_LAYERS]),
-    recipe: recipe!,
-    init: init!,
-    filters: filters!,
-    steps: cfg.ascend.steps ?? (dream ? 10 : recipe!.steps),
-    step: cfg.ascend.step ?? (dream ? 0.01 : recipe!.step),
-    normalize: (cfg.ascend.normalize as GradientNormalization | undefined) ?? recipe!.normalize,
-  });
+  return Object.freeze({ mode, config: parsed.data });
 }

@@ -5,7 +5,7 @@
  * every BatchNorm layer's moving mean and variance to the exact statistics of its input over a
  * calibration set, layer by layer in graph order (each layer's input depends on the ones before it).
  */
-import { tf, type LayersModel } from '../engine/tf.js';
+import { tf, type LayersModel } from '../tf.js';
 
 export interface RecalibrationReport {
   layer: string;

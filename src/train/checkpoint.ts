@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { LayersModel } from '../engine/tf.js';
+import type { LayersModel } from '../tf.js';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { saveLayersModel } from '../model/tfjs-files.js';

@@ -3,7 +3,7 @@
  * zero-filled reconstruction from undersampled k-space (the input, with coherent aliasing).
  * Each example is keyed by (seed, split, index) so a resumed run sees exactly the data it would have.
  */
-import { keyedRng } from '../ascent/random.js';
+import { keyedRng } from '../random.js';
 import { cartesianMask, randomPhantom, zeroFilled, type MaskAxis, type MaskPattern } from '../mri/index.js';
 
 export interface UndersamplingOptions {

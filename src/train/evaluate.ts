@@ -1,8 +1,8 @@
 /** PSNR/SSIM of zero-filled input and of the network's output against the fully sampled target. */
-import { tf, type LayersModel } from '../engine/tf.js';
+import { tf, type LayersModel } from '../tf.js';
 import { cartesianMask, psnr, ssim, zeroFilled } from '../mri/index.js';
 import { InputError } from '../errors.js';
-import { keyedRng } from '../ascent/random.js';
+import { keyedRng } from '../random.js';
 import { resize } from '../ascent/resample.js';
 import { parseInputSpec } from '../io/input-spec.js';
 import { readImage } from '../io/read.js';

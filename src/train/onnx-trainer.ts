@@ -6,7 +6,7 @@
  */
 import '../engine/onnx/telemetry-off.js';
 import ort from 'onnxruntime-node';
-import { tf, type LayersModel } from '../engine/tf.js';
+import { tf, type LayersModel } from '../tf.js';
 import { compileTrainingGraph, type TrainingGraph, type TrainingLoss } from '../engine/onnx/training.js';
 import { Adam } from './adam.js';
 import { assertDeviceAvailable } from '../engine/onnx/onnx-engine.js';

@@ -1,5 +1,5 @@
 /** Training steps on the active tfjs backend: model.trainOnBatch with tfjs's own Adam. */
-import { tf, type LayersModel } from '../engine/tf.js';
+import { tf, type LayersModel } from '../tf.js';
 import { recalibrateBatchNorm } from './batchnorm.js';
 import { channelsOf, checkOptimizerEntries, type ImageBatch, type OptimizerEntry, type Trainer } from './trainer.js';
 

@@ -1,6 +1,7 @@
 /** `unet-dream batch DIR --pipeline P`: a dream pipeline over a folder, in parallel, resumable. */
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError, invalidParameterError } from '../../errors.js';
+import { DEFAULT_MODE } from '../../modes/index.js';
 import { applyOverrides, readPipelineFile } from '../../pipeline/file.js';
 import { commonOverrides, locateUnlessOverridden, withCommonOptions, type CommonArgs } from '../options.js';
 import { validateAndRun } from './pipeline-runner.js';
@@ -25,11 +26,11 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
       .option('set', { type: 'string', array: true, describe: 'override a value: --set ascend.steps=5' }) as unknown as Argv<BatchArgs>,
   handler: async (args) => {
     const { raw, locate } = await readPipelineFile(args.pipeline);
-    const mode = (raw.ascend as { mode?: string } | undefined)?.mode;
-    if (mode !== 'dream') throw new UsageError(`${args.pipeline}: batch needs a dream pipeline (ascend.mode: dream); found mode ${mode ?? 'filters'}`);
+    const mode = (raw.ascend as { mode?: string } | undefined)?.mode ?? DEFAULT_MODE;
+    if (mode !== 'dream') throw new UsageError(`${args.pipeline}: batch needs a dream pipeline (ascend.mode: dream); found mode ${mode}`);
     const sets = [...(args.set ?? []), `seed.inputs=${JSON.stringify([args.dir])}`, ...commonOverrides(args)];
     const concurrency = args.concurrency;
     if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw invalidParameterError('--concurrency', 'an integer >= 1', concurrency);
-    await validateAndRun(applyOverrides(raw, sets), args, `batch ${args.dir}`, locateUnlessOverridden(locate, sets), { concurrency, resume: args.resume });
+    await validateAndRun(applyOverrides(raw, sets), args, `batch ${args.dir}`, { locate: locateUnlessOverridden(locate, sets) }, { workers: concurrency, resume: args.resume });
   },
 };

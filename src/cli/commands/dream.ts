@@ -2,29 +2,51 @@
 import type { Argv, CommandModule } from 'yargs';
 import { GRADIENT_NORMALIZATIONS } from '../../engine/engine.js';
 import { invalidParameterError } from '../../errors.js';
-import { OUTPUT_FORMATS } from '../../pipeline/dream-run.js';
-import { withCommonOptions, type CommonArgs } from '../options.js';
-import { defined, validateAndRun } from './pipeline-runner.js';
+import { OUTPUT_FORMATS, dreamStages } from '../../modes/dream/schema.js';
+import { COMMON_FLAGS, defined, modelConfig, withCommonOptions, withDefault, type CommonArgs } from '../options.js';
+import { validateAndRun } from './pipeline-runner.js';
 
 interface DreamArgs extends CommonArgs {
   inputs: string[];
-  layers: string;
-  objective: string;
-  octaves: number;
-  'octave-scale': number;
-  steps: number;
-  step: number;
-  normalize: string;
-  jitter: number;
-  tile: number;
-  halo: number;
-  color: string;
-  window: string;
+  layers?: string;
+  objective?: string;
+  octaves?: number;
+  'octave-scale'?: number;
+  steps?: number;
+  step?: number;
+  normalize?: string;
+  jitter?: number;
+  tile?: number;
+  halo?: number;
+  color?: string;
+  window?: string;
   format?: string;
   axis?: string;
   volume?: number;
   include?: string;
 }
+
+/** Config paths the dream flags set: messages about them name the flag. */
+const FLAGS: Readonly<Record<string, string>> = Object.freeze({
+  ...COMMON_FLAGS,
+  'seed.inputs': 'INPUTS',
+  'seed.include': '--include',
+  'seed.axis': '--axis',
+  'seed.volume': '--volume',
+  'seed.window': '--window',
+  'ascend.layers': '--layers',
+  'ascend.objective': '--objective',
+  'ascend.octaves': '--octaves',
+  'ascend.octaveScale': '--octave-scale',
+  'ascend.steps': '--steps',
+  'ascend.step': '--step',
+  'ascend.normalize': '--normalize',
+  'ascend.jitter': '--jitter',
+  'ascend.tile': '--tile',
+  'ascend.halo': '--halo',
+  'ascend.color': '--color',
+  'write.format': '--format',
+});
 
 function parseWindow(text: string): [number, number] {
   const [low, high] = text.split(',').map(Number);
@@ -32,36 +54,39 @@ function parseWindow(text: string): [number, number] {
   return [low, high];
 }
 
+const { seed, ascend } = dreamStages;
+
 export const dreamCommand: CommandModule<object, DreamArgs> = {
   command: 'dream <inputs..>',
   describe: 'DeepDream on photos, DICOM and NIfTI slices or folders of them',
   builder: (yargs: Argv) =>
     withCommonOptions(yargs)
       .positional('inputs', { type: 'string', array: true, demandOption: true, describe: 'files (file.nii.gz#z=40, file.dcm#frame=3) or folders' })
-      .option('layers', { type: 'string', default: 'uconv128', describe: 'LAYER[:WEIGHT],... or LAYER#FILTER' })
-      .option('objective', { choices: ['mean', 'l2'], default: 'mean', describe: 'mean or mean-squared activation' })
-      .option('octaves', { type: 'number', default: 4 })
-      .option('octave-scale', { type: 'number', default: 1.4 })
-      .option('steps', { type: 'number', default: 10, describe: 'steps per octave' })
-      .option('step', { type: 'number', default: 0.01 })
-      .option('normalize', { choices: GRADIENT_NORMALIZATIONS, default: 'rms', describe: 'gradient normalisation' })
-      .option('jitter', { type: 'number', default: 32, describe: 'random roll per step, pixels' })
-      .option('tile', { type: 'number', default: 512, describe: 'gradient tile size: bounds memory' })
-      .option('halo', { type: 'number', default: 32, describe: 'context around each tile, pixels' })
-      .option('color', { choices: ['luminance', 'gray'], default: 'luminance', describe: 'RGB photos: dream on luminance and keep chroma, or convert to gray' })
-      .option('window', { type: 'string', default: '0.5,99.5', describe: 'input percentiles mapped to [0, 1]' })
+      .option('layers', { type: 'string', describe: withDefault('LAYER[:WEIGHT],... or LAYER#FILTER', ascend, 'layers') })
+      .option('objective', { choices: ['mean', 'l2'], describe: withDefault('mean or mean-squared activation', ascend, 'objective') })
+      .option('octaves', { type: 'number', describe: withDefault('scales dreamed, smallest first', ascend, 'octaves') })
+      .option('octave-scale', { type: 'number', describe: withDefault('size ratio between octaves', ascend, 'octaveScale') })
+      .option('steps', { type: 'number', describe: withDefault('steps per octave', ascend, 'steps') })
+      .option('step', { type: 'number', describe: withDefault('step size', ascend, 'step') })
+      .option('normalize', { choices: GRADIENT_NORMALIZATIONS, describe: withDefault('gradient normalisation', ascend, 'normalize') })
+      .option('jitter', { type: 'number', describe: withDefault('random roll per step, pixels', ascend, 'jitter') })
+      .option('tile', { type: 'number', describe: withDefault('gradient tile size: bounds memory', ascend, 'tile') })
+      .option('halo', { type: 'number', describe: withDefault('context around each tile, pixels', ascend, 'halo') })
+      .option('color', { choices: ['luminance', 'gray'], describe: withDefault('RGB photos: dream on luminance and keep chroma, or convert to gray', ascend, 'color') })
+      .option('window', { type: 'string', describe: withDefault('input percentiles LOW,HIGH mapped to [0, 1]', seed, 'window') })
       .option('format', { choices: OUTPUT_FORMATS, describe: 'output format (default: MR inputs keep theirs, photos PNG)' })
       .option('axis', { choices: ['x', 'y', 'z'], describe: 'NIfTI slicing axis' })
       .option('volume', { type: 'number', describe: 'NIfTI 4-D volume index' })
       .option('include', { type: 'string', describe: 'glob filter for folders, e.g. "*.dcm"' }) as unknown as Argv<DreamArgs>,
   handler: async (args) => {
+    // Only what the user set: the dream schema holds every default.
     await validateAndRun(
       {
-        model: defined({ source: args.model, architecture: args.architecture, backend: args.backend, device: args.device, threads: args.threads }),
-        seed: defined({ inputs: args.inputs, include: args.include, axis: args.axis, volume: args.volume, window: parseWindow(args.window), seed: args.seed }),
-        ascend: {
+        model: modelConfig(args),
+        seed: defined({ inputs: args.inputs, include: args.include, axis: args.axis, volume: args.volume, window: args.window === undefined ? undefined : parseWindow(args.window), seed: args.seed }),
+        ascend: defined({
           mode: 'dream',
-          layers: [args.layers],
+          layers: args.layers === undefined ? undefined : [args.layers],
           objective: args.objective,
           octaves: args.octaves,
           octaveScale: args['octave-scale'],
@@ -72,11 +97,12 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
           tile: args.tile,
           halo: args.halo,
           color: args.color,
-        },
-        write: defined({ out: args.out ?? 'outputs/dream', format: args.format }),
+        }),
+        write: defined({ out: args.out, format: args.format }),
       },
       args,
       'dream',
+      { flags: FLAGS },
     );
   },
 };

@@ -2,9 +2,11 @@
 import type { Argv, CommandModule } from 'yargs';
 import { COLORMAPS } from '../../render/colormap.js';
 import { GRADIENT_NORMALIZATIONS } from '../../engine/engine.js';
-import { RECIPE_NAMES } from '../../ascent/recipes.js';
-import { splitList, withCommonOptions, type CommonArgs } from '../options.js';
-import { defined, validateAndRun } from './pipeline-runner.js';
+import { RECIPE_NAMES, getRecipe } from '../../ascent/recipes.js';
+import { SEED_LAYERS } from '../../model/unet.js';
+import { filtersStages } from '../../modes/filters/schema.js';
+import { COMMON_FLAGS, defined, modelConfig, splitList, withCommonOptions, withDefault, type CommonArgs } from '../options.js';
+import { validateAndRun } from './pipeline-runner.js';
 
 interface FiltersArgs extends CommonArgs {
   layers?: string;
@@ -23,29 +25,53 @@ interface FiltersArgs extends CommonArgs {
   tiles?: boolean;
 }
 
-export function filtersBuilder(yargs: Argv) {
+const { seed, ascend, render, tile } = filtersStages;
+const recipe = getRecipe(ascend.shape.recipe.parse(undefined));
+
+function filtersBuilder(yargs: Argv) {
   return withCommonOptions(yargs)
-    .option('layers', { type: 'string', describe: 'comma-separated layer names (default: the seed\'s seven)' })
-    .option('filters', { type: 'string', describe: '0-15 | 3,5,9 | random:16 | all (default random:16)' })
-    .option('steps', { type: 'number', describe: 'ascent steps (default: the recipe\'s, 20)' })
-    .option('step', { type: 'number', describe: 'step size (default: the recipe\'s, 1)' })
-    .option('size', { type: 'number', describe: 'image size in pixels (default 128)' })
-    .option('init', { type: 'string', describe: 'starting image: uniform:LO:HI | gaussian:MEAN:STD (default uniform:0:2)' })
-    .option('recipe', { type: 'string', describe: `ascent recipe: ${RECIPE_NAMES.join(', ')}` })
-    .option('batch', { type: 'number', describe: 'filters optimised together, one per batch image (default 1: per image as fast as larger batches here, and leanest)' })
-    .option('workers', { type: 'number', describe: 'worker threads, one engine each (default: number of cores)' })
-    .option('colormap', { type: 'string', describe: `${COLORMAPS.join(' | ')} (default viridis)` })
-    .option('normalize', { type: 'string', describe: 'tile | sheet: min-max per tile (default) or one window per sheet' })
-    .option('gradient-normalize', { type: 'string', describe: `${GRADIENT_NORMALIZATIONS.join(' | ')} (default: the recipe's, rms)` })
-    .option('columns', { type: 'number', describe: 'tiles per row (default 8)' })
+    .option('layers', { type: 'string', describe: `comma-separated layer names (default: the seed's seven, ${SEED_LAYERS.join(',')})` })
+    .option('filters', { type: 'string', describe: withDefault('0-15 | 3,5,9 | random:16 | all', ascend, 'filters') })
+    .option('steps', { type: 'number', describe: `ascent steps (default: the recipe's, ${recipe.steps})` })
+    .option('step', { type: 'number', describe: `step size (default: the recipe's, ${recipe.step})` })
+    .option('size', { type: 'number', describe: "image size in pixels (default: the model's own input size, or 128 for a model that takes any size)" })
+    .option('init', { type: 'string', describe: `starting image: uniform:LO:HI | gaussian:MEAN:STD | phantom:shepp-logan | image:PATH | aliased:phantom ... (default: the recipe's, ${recipe.init})` })
+    .option('recipe', { type: 'string', describe: withDefault(`ascent recipe: ${RECIPE_NAMES.join(', ')}`, ascend, 'recipe') })
+    .option('batch', { type: 'number', describe: withDefault('filters optimised together, one per batch image (1 is as fast per image as larger batches here, and leanest)', ascend, 'batch') })
+    .option('workers', { type: 'number', describe: 'worker threads, one engine each (default: 1 on ONNX Runtime, which threads inside, else the number of cores)' })
+    .option('colormap', { type: 'string', describe: withDefault(COLORMAPS.join(' | '), render, 'colormap') })
+    .option('normalize', { type: 'string', describe: withDefault('tile | sheet: min-max per tile or one window per sheet', render, 'normalize') })
+    .option('gradient-normalize', { type: 'string', describe: `${GRADIENT_NORMALIZATIONS.join(' | ')} (default: the recipe's, ${recipe.normalize})` })
+    .option('columns', { type: 'number', describe: withDefault('tiles per row', tile, 'columns') })
     .option('tiles', { type: 'boolean', describe: 'also write every tile as its own PNG' });
 }
 
-export function filtersConfig(args: FiltersArgs, defaultOut: string) {
+/** Config paths the filters flags set: messages about them name the flag. */
+const FLAGS: Readonly<Record<string, string>> = Object.freeze({
+  ...COMMON_FLAGS,
+  'seed.init': '--init',
+  'seed.size': '--size',
+  'ascend.recipe': '--recipe',
+  'ascend.layers': '--layers',
+  'ascend.filters': '--filters',
+  'ascend.steps': '--steps',
+  'ascend.step': '--step',
+  'ascend.normalize': '--gradient-normalize',
+  'ascend.batch': '--batch',
+  'ascend.workers': '--workers',
+  'render.colormap': '--colormap',
+  'render.normalize': '--normalize',
+  'tile.columns': '--columns',
+  'write.tiles': '--tiles',
+});
+
+/** The pipeline the flags describe: only what the user set; the schema fills in the rest. */
+function filtersConfig(args: FiltersArgs) {
   return {
-    model: defined({ source: args.model, architecture: args.architecture, backend: args.backend, device: args.device, threads: args.threads }),
+    model: modelConfig(args),
     seed: defined({ init: args.init, size: args.size, seed: args.seed }),
     ascend: defined({
+      mode: 'filters',
       recipe: args.recipe,
       layers: splitList(args.layers),
       filters: args.filters,
@@ -57,7 +83,7 @@ export function filtersConfig(args: FiltersArgs, defaultOut: string) {
     }),
     render: defined({ colormap: args.colormap, normalize: args.normalize }),
     tile: defined({ columns: args.columns }),
-    write: defined({ out: args.out ?? defaultOut, tiles: args.tiles }),
+    write: defined({ out: args.out, tiles: args.tiles }),
   };
 }
 
@@ -66,6 +92,6 @@ export const filtersCommand: CommandModule<object, FiltersArgs> = {
   describe: 'visualise filters by gradient ascent and tile them into per-layer contact sheets',
   builder: (yargs: Argv) => filtersBuilder(yargs) as unknown as Argv<FiltersArgs>,
   handler: async (args) => {
-    await validateAndRun(filtersConfig(args, 'outputs/filters'), args, 'filters');
+    await validateAndRun(filtersConfig(args), args, 'filters', { flags: FLAGS });
   },
 };

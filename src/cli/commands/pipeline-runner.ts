@@ -1,17 +1,32 @@
-/** Shared tail of the commands that run a pipeline: validate, run with a reporter, print the summary. */
+/** Shared tail of the commands that run a pipeline: validate once, run with a reporter, print the summary. */
+import { UsageError, renameOption } from '../../errors.js';
 import { runPipeline } from '../../pipeline/run.js';
 import { validatePipeline, type Locate } from '../../pipeline/validate.js';
+import type { Manifest } from '../../run/manifest.js';
 import { createReporter } from '../reporter.js';
-import type { Manifest } from '../../pipeline/manifest.js';
 import { outcome } from '../outcome.js';
 
 export interface RunFlags {
-  concurrency?: number;
+  /** Worker threads (batch's --concurrency). */
+  workers?: number;
   resume?: boolean;
 }
 
-export async function validateAndRun(raw: unknown, args: { json: boolean; verbose: boolean }, command: string, locate?: Locate, flags: RunFlags = {}): Promise<Manifest> {
-  const pipeline = validatePipeline(raw, locate);
+export interface Source {
+  /** file:line:col of a config path, for a pipeline file. */
+  locate?: Locate;
+  /** Config path (`ascend.octaves`) -> the flag that set it (`--octaves`), for a config built from flags. */
+  flags?: Readonly<Record<string, string>>;
+}
+
+/** The flag of a library option name (`octaveScale` -> `--octave-scale`) when exactly one config path ends in it. */
+function flagOfOption(flags: Readonly<Record<string, string>>, option: string): string | undefined {
+  const matches = Object.entries(flags).filter(([p]) => p.split('.').at(-1) === option);
+  return matches.length === 1 ? matches[0]![1] : undefined;
+}
+
+export async function validateAndRun(raw: unknown, args: { json: boolean; verbose: boolean }, command: string, source: Source = {}, flags: RunFlags = {}): Promise<Manifest> {
+  const pipeline = validatePipeline(raw, { locate: source.locate, flag: source.flags ? (p) => source.flags![p.join('.')] : undefined });
   const reporter = createReporter(args);
   // First Ctrl-C: finish the items in flight, write the manifest, exit 130. A second one kills.
   const controller = new AbortController();
@@ -24,30 +39,18 @@ export async function validateAndRun(raw: unknown, args: { json: boolean; verbos
   let manifest: Manifest;
   try {
     manifest = await runPipeline(pipeline, { command, onEvent: (e) => reporter.onEvent(e), signal: controller.signal, ...flags });
+  } catch (err) {
+    // The library names its options; a user who typed flags reads the flag.
+    if (!(err instanceof UsageError) || !err.option) throw err;
+    const flag = source.flags ? flagOfOption(source.flags, err.option) : undefined;
+    // From flags: the flag the user typed. From a file: the option as the file spells it, not a flag.
+    throw new UsageError(flag ? renameOption(err, flag) : err.message);
   } finally {
     process.off('SIGINT', onSigint);
     reporter.stop();
   }
   if (controller.signal.aborted) outcome.exitCode = 130;
-  const failed = (manifest.results as { error?: string }[]).filter((r) => r.error).length;
-  if (failed > 0) outcome.exitCode = 1;
-  if (args.json) {
-    process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
-  } else if (pipeline.mode === 'dream') {
-    const total = manifest.results.length;
-    process.stdout.write(
-      `dreamed ${total - failed} of ${total} input${total === 1 ? '' : 's'} into ${pipeline.config.write.out} in ${(manifest.wallTimeMs / 1000).toFixed(1)} s on ${manifest.engine.engine}/${manifest.engine.backend}${failed ? `; ${failed} failed (listed in manifest.json)` : ''}\n`,
-    );
-  } else {
-    const sheets = new Set((manifest.results as { file: string }[]).map((r) => r.file));
-    process.stdout.write(
-      `wrote ${sheets.size} contact sheet${sheets.size === 1 ? '' : 's'} (${manifest.results.length} filters) and manifest.json to ${pipeline.config.write.out} in ${(manifest.wallTimeMs / 1000).toFixed(1)} s on ${manifest.engine.engine}/${manifest.engine.backend}\n`,
-    );
-  }
+  if ((manifest.results as { error?: string }[]).some((r) => r.error)) outcome.exitCode = 1;
+  process.stdout.write(args.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${pipeline.mode.summarize(manifest, pipeline.config)}\n`);
   return manifest;
-}
-
-/** Drops undefined values so unset flags leave the recipe's and schema's defaults in place. */
-export function defined<T extends Record<string, unknown>>(obj: T): Partial<T> {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

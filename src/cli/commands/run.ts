@@ -19,6 +19,6 @@ export const runCommand: CommandModule<object, RunArgs> = {
   handler: async (args) => {
     const { raw, locate } = await readPipelineFile(args.file);
     const sets = [...(args.set ?? []), ...commonOverrides(args)];
-    await validateAndRun(applyOverrides(raw, sets), args, `run ${args.file}`, locateUnlessOverridden(locate, sets));
+    await validateAndRun(applyOverrides(raw, sets), args, `run ${args.file}`, { locate: locateUnlessOverridden(locate, sets) });
   },
 };

@@ -13,7 +13,7 @@
  * Training-mode tfjs-layers BatchNormalization computes the batch moments with ordinary ops and feeds
  * them in as mean/variance, so dmean and dvar carry that part of its gradient.
  */
-import { tf } from '../tf.js';
+import { tf } from '../../tf.js';
 import { onFastBackend, replacing, sameShape } from './common.js';
 
 export function fastFusedBatchNormGradConfig(original: tf.GradConfig): tf.GradConfig {

@@ -6,7 +6,7 @@
  * backend when it runs and hands anything it does not handle to the gradient it replaced. That keeps
  * backends with good native kernels (tfjs-node) and the pure-JS reference (cpu) on tfjs' own gradients.
  */
-import { tf } from '../tf.js';
+import { tf } from '../../tf.js';
 
 /** Backends on which the fast gradients are used; elsewhere the replaced gradients run. */
 export const FAST_GRADIENT_BACKENDS: ReadonlySet<string> = new Set(['wasm']);

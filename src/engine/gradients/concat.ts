@@ -2,7 +2,7 @@
  * Concat gradient: dy split back into the inputs' sizes along the concatenation axis with one pass over
  * dy (split-wasm.ts) instead of tfjs' split, whose wasm Slice copies all of dy once per piece.
  */
-import { tf } from '../tf.js';
+import { tf } from '../../tf.js';
 import { onFastBackend, replacing } from './common.js';
 import { UNET_DREAM_SPLIT, type SplitAttrs } from './split-wasm.js';
 

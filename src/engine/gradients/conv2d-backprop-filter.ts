@@ -9,7 +9,7 @@
  * the products run on wasm's BatchMatMul with no transposed operand (XNNPACK's fast path; a transposed
  * left operand is ~10x slower there). Handles any stride, 'same'/'valid'/explicit padding, NHWC.
  */
-import { tf } from '../tf.js';
+import { tf } from '../../tf.js';
 import { asWasmBackend, pair, runBackendKernel } from './common.js';
 
 export const CONV2D_BACKPROP_FILTER = 'Conv2DBackpropFilter';

@@ -8,7 +8,7 @@
  * from its own customGrad, out of reach of the gradient registry. At 128x128, 64 -> 1 channels: ~46 ms
  * with wasm's kernel, ~2 ms this way.
  */
-import { tf } from '../tf.js';
+import { tf } from '../../tf.js';
 import { asWasmBackend, pair, runBackendKernel } from './common.js';
 import { rotateTransposeInto } from './conv2d.js';
 

@@ -9,7 +9,7 @@
  * Everything else (strides, 'valid' or explicit padding, even kernels, NCHW, other backends) goes to the
  * gradient this one replaced.
  */
-import { tf } from '../tf.js';
+import { tf } from '../../tf.js';
 import { isOnes, onFastBackend, replacing } from './common.js';
 
 /** Whether dL/dx of this Conv2D is a 'same' forward convolution with the rotated filter. */

@@ -2,7 +2,7 @@
  * Fast gradients for the tfjs wasm backend, registered in tfjs' global registries so tfjs-layers
  * models use them with no change where gradients are taken.
  *
- * Measured on a 2-core Zen 4 (DESIGN §5, bench/gradients.ts): one ascent step to `uconv64` at 128x128
+ * Measured on a 2-core Zen 4 with bench/gradients.ts (figures in BENCHMARKS.md): one ascent step to `uconv64` at 128x128
  * goes from ~3.7 s with tfjs' gradients to well under a second. What each piece does:
  * - Conv2D (conv2d.ts): input gradient as one forward convolution with the rotated filter.
  * - Conv2DBackpropFilter (conv2d-backprop-filter.ts): the weight-gradient kernel wasm lacks; it serves
@@ -17,7 +17,7 @@
  * The replaced gradients are kept: each fast gradient falls back to them for cases it does not cover
  * and on backends other than wasm (common.ts), so registering is safe whatever backend is active.
  */
-import { tf } from '../tf.js';
+import { tf } from '../../tf.js';
 import { fastFusedBatchNormGradConfig } from './batch-norm.js';
 import { fastConcatGradConfig } from './concat.js';
 import { conv2DBackpropFilterWasmConfig } from './conv2d-backprop-filter.js';

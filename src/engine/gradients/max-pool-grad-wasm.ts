@@ -8,7 +8,7 @@
  * (starting from -Infinity, so a window of only -Infinity or NaN passes no gradient). It reads and
  * writes the wasm heap directly; the loops are plain JS, a few ms for the U-Net's pools.
  */
-import { tf } from '../tf.js';
+import { tf } from '../../tf.js';
 import { asWasmBackend } from './common.js';
 
 export const UNET_DREAM_MAX_POOL_GRAD = 'UnetDreamMaxPoolGradFirst';

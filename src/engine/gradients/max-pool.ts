@@ -9,7 +9,7 @@
  * maxPool of the priorities, compare again, multiply by upsample(dy)): at 128x128x64 the kernel takes
  * ~6 ms, the ops ~13 ms, wasm's MaxPoolGrad ~23 ms.
  */
-import { tf } from '../tf.js';
+import { tf } from '../../tf.js';
 import { onFastBackend, replacing } from './common.js';
 import { UNET_DREAM_MAX_POOL_GRAD } from './max-pool-grad-wasm.js';
 

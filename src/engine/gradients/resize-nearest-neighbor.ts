@@ -7,7 +7,7 @@
  * i.e. avgPool(dy, [fh, fw], stride [fh, fw]) * fh * fw on XNNPACK's pooling instead of wasm's
  * ResizeNearestNeighborGrad loop (exact for power-of-two factors). Anything else uses the replaced gradient.
  */
-import { tf } from '../tf.js';
+import { tf } from '../../tf.js';
 import { onFastBackend, replacing } from './common.js';
 
 /** The integer upsampling factors, or undefined when the resize is not a plain integer upsampling. */

@@ -7,7 +7,7 @@
  * input is read once in all. Registered under its own name, so tfjs' SplitV is left as it is; the Concat
  * gradient (concat.ts) calls it through the engine.
  */
-import { tf } from '../tf.js';
+import { tf } from '../../tf.js';
 import { asWasmBackend } from './common.js';
 
 export const UNET_DREAM_SPLIT = 'UnetDreamSplitV';

@@ -8,7 +8,7 @@
  * layer on the path ties the model to one size), and `filters` int64 [N] for filter objectives.
  * Graph outputs: `values` float32 [N] and, unless compiled for values only, `gradient` [N, H, W, C].
  */
-import type { tf, LayersModel } from '../tf.js';
+import type { tf, LayersModel } from '../../tf.js';
 import { NORMALIZATION_EPSILON, objectiveLayers, type GradientNormalization, type Objective } from '../engine.js';
 import { unknownNameError } from '../../errors.js';
 import { OnnxUnsupportedError } from './errors.js';

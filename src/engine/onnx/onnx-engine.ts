@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import type { LayersModel } from '../tf.js';
+import type { LayersModel } from '../../tf.js';
 import type { Batch, Engine, EngineInfo, GradientNormalization, GradientResult, Objective } from '../engine.js';
 import { UsageError } from '../../errors.js';
 import { compileGradientGraph, findUnsupportedLayer, type CompiledGraph } from './compile.js';

@@ -14,7 +14,7 @@
  * layout, and `mean:layer` / `variance:layer` per BatchNorm layer (the batch statistics, for the
  * moving averages).
  */
-import type { LayersModel } from '../tf.js';
+import type { LayersModel } from '../../tf.js';
 import { checkInput, collectPath, layerInput, type PathNode } from './compile.js';
 import { OnnxUnsupportedError } from './errors.js';
 import { convSettings, emitActivation, LAYER_COMPILERS, type Emission, type LayerInput, type Value } from './layers/index.js';

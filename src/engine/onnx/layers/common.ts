@@ -3,7 +3,7 @@
  * emit later), config readers, weight access and the NHWC <-> NCHW moves. Rank-4 tensors live in NCHW
  * inside the graph (what onnxruntime's Conv and pooling kernels take); other ranks keep the Keras order.
  */
-import type { tf } from '../../tf.js';
+import type { tf } from '../../../tf.js';
 import { OnnxUnsupportedError } from '../errors.js';
 import type { Ops } from '../ops.js';
 

@@ -21,7 +21,8 @@ export type WorkerMessage =
 export class WorkerJobError extends Error {
   constructor(
     message: string,
-    readonly exitCode: number = 1,
+    /** The failed job's own exit code when its error carried one (a typed error); else undefined. */
+    readonly exitCode?: number,
   ) {
     super(message);
     this.name = 'WorkerJobError';

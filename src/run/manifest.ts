@@ -1,4 +1,4 @@
-/** manifest.json: what was run, with what, and what came out (DESIGN §1). */
+/** manifest.json: what was run, with what, and what came out; written atomically, rewritten as a batch progresses. */
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';

@@ -1,0 +1,144 @@
+/**
+ * One dream job: one input (all its slices) read, windowed into the network's range, dreamed, mapped
+ * back to the input's units and written in its own format. The same in this thread and on a worker.
+ */
+import path from 'node:path';
+import { mergeLuminance, splitLuminance } from '../../ascent/color.js';
+import { dream, type OctaveRecord } from '../../ascent/dream.js';
+import { buildObjective, parseObjectiveTerms } from '../../ascent/objective-spec.js';
+import type { Plane } from '../../ascent/resample.js';
+import type { GradientNormalization, Objective } from '../../engine/engine.js';
+import { InputError, UsageError } from '../../errors.js';
+import { createImage, withData, type RawImage } from '../../io/image.js';
+import type { InputSpec } from '../../io/input-spec.js';
+import { percentileWindow, unwindow } from '../../io/intensity.js';
+import { EXTENSIONS, baseName, keptFormat } from '../../io/naming.js';
+import { readImages } from '../../io/read.js';
+import { writeImage, writeImages, type WriteFormat } from '../../io/write.js';
+import type { EngineContext } from '../../run/context.js';
+import type { JobRunner } from '../../run/jobs.js';
+import type { DreamConfig, OutputFormatName } from './schema.js';
+
+export interface DreamRecord {
+  input: string;
+  /** Files written, relative to the output folder. */
+  outputs?: string[];
+  slices?: number;
+  octaves?: OctaveRecord[];
+  window?: { low: number; high: number };
+  error?: string;
+}
+
+export interface DreamItemProgress {
+  octave: number;
+  octaves: number;
+  step: number;
+  steps: number;
+  objective: number;
+  slice: number;
+  slices: number;
+}
+
+const FORMAT_NAMES: Record<OutputFormatName, WriteFormat> = { png: 'png', tiff: 'tiff', nii: 'nifti', dcm: 'dicom' };
+
+/** The objective text of a config: its layer entries joined, as `--layers` takes them. */
+export const layersText = (config: DreamConfig) => config.ascend.layers.join(',');
+
+export async function createJobRunner(ctx: EngineContext, config: DreamConfig): Promise<JobRunner<InputSpec, DreamRecord, DreamItemProgress>> {
+  const objective = buildObjective(ctx.loaded.model, parseObjectiveTerms(layersText(config)), config.ascend.objective);
+  return (spec, progress) => dreamOne(ctx, objective, spec, config, progress);
+}
+
+/** Output base name: the input's, plus the slice selector when one was given. */
+function outputBase(spec: InputSpec): string {
+  const suffix = spec.read.slice !== undefined ? `-${spec.read.axis ?? 'slice'}${spec.read.slice}` : '';
+  return `${baseName(spec.path)}${suffix}`;
+}
+
+/** Dreams one input (all its slices) and writes it; an unreadable input becomes a record with its error. */
+async function dreamOne(ctx: EngineContext, objective: Objective, spec: InputSpec, config: DreamConfig, onProgress: (p: DreamItemProgress) => void): Promise<DreamRecord> {
+  const { ascend, seed, write } = config;
+  try {
+    const images = await readImages(spec.path, { ...spec.read, axis: spec.read.axis ?? seed.axis, volume: seed.volume });
+    const outputs: RawImage[] = [];
+    let octaves: OctaveRecord[] = [];
+    let window = { low: 0, high: 0 };
+    const options = {
+      objective,
+      octaves: ascend.octaves,
+      octaveScale: ascend.octaveScale,
+      steps: ascend.steps,
+      step: ascend.step,
+      normalize: ascend.normalize as GradientNormalization,
+      jitter: ascend.jitter,
+      tile: ascend.tile,
+      halo: ascend.halo,
+      divisor: ctx.divisor,
+      seed: seed.seed,
+    };
+    for (const [i, image] of images.entries()) {
+      const dreamed = await dreamImage(image, ctx.channels, ascend.color, async (plane) => {
+        // The window is the plane's own percentiles; the dream runs in [0, 1] and is mapped back to source units.
+        const windowed = percentileWindow(createImage(plane.width, plane.height, plane.channels, plane.data), { low: seed.window[0], high: seed.window[1], clip: false });
+        window = { low: windowed.window.low, high: windowed.window.high };
+        const result = await dream(ctx.engine, { ...plane, data: windowed.image.data }, options, (p) => onProgress({ ...p, slice: i + 1, slices: images.length }));
+        octaves = result.octaves;
+        const restored = unwindow(createImage(plane.width, plane.height, plane.channels, result.image.data), windowed.window);
+        return { ...result.image, data: restored.data };
+      });
+      outputs.push(dreamed);
+    }
+    const format = write.format ? FORMAT_NAMES[write.format] : keptFormat(images[0]!);
+    const description = `unet-dream dream ${layersText(config)} (${ascend.objective}), ${ascend.octaves} octaves x ${ascend.steps} steps`;
+    const written: string[] = [];
+    const base = outputBase(spec);
+    if (outputs.length > 1 && (format === 'nifti' || format === 'tiff')) {
+      const file = path.join(write.out, `${base}${EXTENSIONS[format]}`);
+      await writeImages(outputs, file, { format, description });
+      written.push(file);
+    } else {
+      for (const [i, out] of outputs.entries()) {
+        const file = path.join(write.out, `${base}${outputs.length > 1 ? `-${String(i).padStart(4, '0')}` : ''}${EXTENSIONS[format]}`);
+        await writeImage(out, file, { format, description });
+        written.push(file);
+      }
+    }
+    return { input: spec.text, outputs: written.map((f) => path.relative(write.out, f)), slices: outputs.length, octaves, window };
+  } catch (err) {
+    if (!(err instanceof InputError) && !(err instanceof UsageError)) throw err;
+    return { input: spec.text, error: err.message };
+  }
+}
+
+/**
+ * Chooses what the network dreams on: a single-channel network sees the luminance of a colour image
+ * (chroma and alpha are put back after) or a grey version (`color: gray`); a colour network sees RGB.
+ */
+async function dreamImage(image: RawImage, modelChannels: number, color: DreamConfig['ascend']['color'], run: (plane: Plane) => Promise<Plane>): Promise<RawImage> {
+  const plane: Plane = { data: image.data, width: image.width, height: image.height, channels: image.channels };
+  if (modelChannels === 1) {
+    if (image.channels === 1) return withData(image, (await run(plane)).data);
+    const split = splitLuminance(plane);
+    const luma = await run(split.luma);
+    if (color === 'gray') {
+      const gray = split.alpha ? mergeLuminance(luma, split, 2) : luma;
+      return createImage(image.width, image.height, gray.channels, gray.data, { ...image.meta, hasAlpha: Boolean(split.alpha), dicom: undefined });
+    }
+    return withData(image, mergeLuminance(luma, split, image.channels).data);
+  }
+  if (modelChannels === 3 && image.channels >= 3) {
+    const rgb = new Float32Array(image.width * image.height * 3);
+    for (let i = 0; i < image.width * image.height; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = image.data[i * image.channels + c]!;
+    const out = await run({ ...plane, data: rgb, channels: 3 });
+    const data = Float32Array.from(image.data);
+    for (let i = 0; i < image.width * image.height; i++) for (let c = 0; c < 3; c++) data[i * image.channels + c] = out.data[i * 3 + c]!;
+    return withData(image, data);
+  }
+  if (modelChannels === 3 && image.channels === 1) {
+    const rgb = new Float32Array(image.width * image.height * 3);
+    for (let i = 0; i < image.data.length; i++) rgb.fill(image.data[i]!, i * 3, i * 3 + 3);
+    const out = await run({ ...plane, data: rgb, channels: 3 });
+    return createImage(image.width, image.height, 3, out.data, { ...image.meta, dicom: undefined, nifti: undefined });
+  }
+  throw new UsageError(`the model takes ${modelChannels} input channels; ${image.meta.source} has ${image.channels}`);
+}

@@ -1,0 +1,134 @@
+/**
+ * The filters mode: for each target layer, visualise filters by gradient ascent from a seeded image,
+ * then render each result as a tile and each layer as a contact sheet (the seed's figures).
+ */
+import path from 'node:path';
+import { stripeEnergy } from '../../ascent/analysis.js';
+import { parseFilterSelection } from '../../ascent/filters.js';
+import { parseInit } from '../../ascent/init.js';
+import { RECIPES, getRecipe } from '../../ascent/recipes.js';
+import { planVisualization, splitJobs, type FilterJob, type FilterResult } from '../../ascent/visualize.js';
+import type { GradientNormalization } from '../../engine/engine.js';
+import { ensureWritableDir, writeFileAtomic } from '../../io/atomic.js';
+import { inputShapeOf } from '../../model/resize.js';
+import { SEED_LAYERS } from '../../model/unet.js';
+import { encodePng, renderSheet } from '../../render/sheet.js';
+import { minMaxWindow, renderTile, type RgbImage, type Window } from '../../render/tile.js';
+import type { LayersModel } from '../../tf.js';
+import { jobModule, runJobs } from '../../run/jobs.js';
+import { defineMode } from '../../run/mode.js';
+import * as job from './job.js';
+import { layerSummaries, type FilterRecord } from './records.js';
+import { filtersStages, type FiltersConfig } from './schema.js';
+
+/** The config with the recipe's and the model's defaults filled in: what the manifest records. */
+function resolve(config: FiltersConfig, model: LayersModel) {
+  const recipe = getRecipe(config.ascend.recipe);
+  const [h, w] = inputShapeOf(model);
+  return {
+    ...config,
+    // A fixed-size model's own size, else the seed's 128.
+    seed: { ...config.seed, size: config.seed.size ?? (h && w && h === w ? h : 128) },
+    ascend: {
+      ...config.ascend,
+      layers: config.ascend.layers ?? [...SEED_LAYERS],
+      steps: config.ascend.steps ?? recipe.steps,
+      step: config.ascend.step ?? recipe.step,
+      normalize: (config.ascend.normalize as GradientNormalization | undefined) ?? recipe.normalize,
+    },
+    init: config.seed.init ?? recipe.init,
+  };
+}
+
+function formatActivation(v: number): string {
+  return Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(2) : v.toFixed(2);
+}
+
+function groupByLayer(results: FilterResult[]): Map<string, FilterResult[]> {
+  const groups = new Map<string, FilterResult[]>();
+  for (const r of results) groups.set(r.layer, [...(groups.get(r.layer) ?? []), r]);
+  return groups;
+}
+
+export const filtersMode = defineMode<FiltersConfig>({
+  name: 'filters',
+  description: 'per-filter visualizations from a seeded image, tiled into per-layer contact sheets',
+  stages: filtersStages,
+  check(config, at) {
+    at(['ascend', 'recipe'], () => getRecipe(config.ascend.recipe));
+    at(['seed', 'init'], () => parseInit(config.seed.init ?? RECIPES[config.ascend.recipe]?.init ?? 'uniform:0:2'));
+    at(['ascend', 'filters'], () => parseFilterSelection(config.ascend.filters));
+  },
+  checkModel(model, config) {
+    const c = resolve(config, model);
+    planVisualization(model, { layers: c.ascend.layers, filters: parseFilterSelection(c.ascend.filters), seed: c.seed.seed, size: c.seed.size });
+  },
+  workers: (config) => config.ascend.workers,
+  async run(ctx, config) {
+    const c = resolve(config, ctx.loaded.model);
+    const { init, ...recorded } = c;
+    const plan = planVisualization(ctx.loaded.model, { layers: c.ascend.layers, filters: parseFilterSelection(c.ascend.filters), seed: c.seed.seed, size: c.seed.size });
+    const jobs = splitJobs(plan, c.ascend.batch);
+    const total = jobs.reduce((s, j) => s + j.filters.length, 0);
+    let done = 0;
+    const jobConfig: job.FilterJobConfig = {
+      init,
+      aliasing: { acceleration: c.seed.acceleration, center: c.seed.center },
+      size: c.seed.size,
+      steps: c.ascend.steps,
+      step: c.ascend.step,
+      normalize: c.ascend.normalize,
+      seed: c.seed.seed,
+    };
+    const progress = (j: FilterJob, step: number) => ctx.emit({ type: 'progress', done, total, label: `${j.layer} step ${step}/${c.ascend.steps}` });
+    const perJob = await runJobs(ctx, {
+      module: jobModule(import.meta.url, './job'),
+      local: job,
+      config: jobConfig,
+      jobs,
+      workers: ctx.workers,
+      onProgress: progress,
+      onResult: (j, r) => {
+        done += r.length;
+        progress(j, c.ascend.steps);
+      },
+    });
+    // Results in job order, whatever the worker that ran them.
+    const results = perJob.flatMap((r) => r ?? []);
+    const records = await renderSheets(ctx.out, results, c, ctx.channels, ctx.loaded.trained);
+    return { config: recorded, results: records, extra: { layers: layerSummaries(records) } };
+  },
+  summarize(manifest, config) {
+    const sheets = new Set((manifest.results as FilterRecord[]).map((r) => r.file));
+    return `wrote ${sheets.size} contact sheet${sheets.size === 1 ? '' : 's'} (${manifest.results.length} filters) and manifest.json to ${config.write.out} in ${(manifest.wallTimeMs / 1000).toFixed(1)} s on ${manifest.engine.engine}/${manifest.engine.backend}`;
+  },
+});
+
+/** render + tile + write: one contact sheet per layer, optionally every tile on its own. */
+async function renderSheets(out: string, results: FilterResult[], c: ReturnType<typeof resolve>, channels: number, trained: boolean): Promise<FilterRecord[]> {
+  const size = c.seed.size;
+  const records: FilterRecord[] = [];
+  for (const [layer, group] of groupByLayer(results)) {
+    const sheetWindow: Window | undefined = c.render.normalize === 'sheet' ? minMaxWindow(...group.map((r) => r.image)) : undefined;
+    const tiles: RgbImage[] = group.map((r) => renderTile(r.image, size, size, channels, sheetWindow ?? minMaxWindow(r.image), c.render.colormap));
+    const file = `${layer}.png`;
+    const { png } = await renderSheet(
+      tiles.map((image, i) => ({ image, label: `#${group[i]!.filter}  ${group[i]!.dead ? 'dead' : formatActivation(group[i]!.activation.end)}` })),
+      { title: layer, subtitle: trained ? undefined : 'untrained weights', columns: c.tile.columns },
+    );
+    await writeFileAtomic(path.join(out, file), png);
+    for (const [i, r] of group.entries()) {
+      const record: FilterRecord = { layer, filter: r.filter, activation: r.activation, file };
+      if (r.dead) record.dead = true;
+      const stripes = channels === 1 ? stripeEnergy(r.image, size, size) : undefined;
+      if (stripes) record.stripes = { alongX: Number(stripes.alongX.toFixed(4)), alongY: Number(stripes.alongY.toFixed(4)) };
+      if (c.write.tiles) {
+        record.tile = path.join('tiles', `${layer}-${r.filter}.png`);
+        await ensureWritableDir(path.join(out, 'tiles'));
+        await writeFileAtomic(path.join(out, record.tile), await encodePng(tiles[i]!));
+      }
+      records.push(record);
+    }
+  }
+  return records;
+}

@@ -1,0 +1,30 @@
+/** One filters job (a batch of one layer's filters), the same in this thread and on a worker. */
+import type { GradientNormalization } from '../../engine/engine.js';
+import { parseInit, prepareInit, type AliasingOptions } from '../../ascent/init.js';
+import { runFilterJob, type FilterJob, type FilterResult } from '../../ascent/visualize.js';
+import type { EngineContext } from '../../run/context.js';
+import type { JobRunner } from '../../run/jobs.js';
+
+/** What every job of a run shares: the settings resolved from the config and the model. */
+export interface FilterJobConfig {
+  init: string;
+  aliasing: AliasingOptions;
+  size: number;
+  steps: number;
+  step: number;
+  normalize: GradientNormalization;
+  seed: number;
+}
+
+/** Progress of a job: the step it finished. */
+export type FilterJobProgress = number;
+
+export async function createJobRunner(ctx: EngineContext, config: FilterJobConfig): Promise<JobRunner<FilterJob, FilterResult[], FilterJobProgress>> {
+  // An image: init reads its file once per process.
+  const options = { ...config, init: await prepareInit(parseInit(config.init), config.aliasing) };
+  return (job, progress) => runFilterJob(ctx.engine, ctx.channels, options, job, progress);
+}
+
+export function transferList(results: FilterResult[]): ArrayBuffer[] {
+  return results.map((r) => r.image.buffer as ArrayBuffer);
+}

@@ -1,0 +1,50 @@
+/** What the filters mode records per filter and per layer in manifest.json. */
+import type { StripeEnergy } from '../../ascent/analysis.js';
+
+export interface FilterRecord {
+  layer: string;
+  filter: number;
+  activation: { start: number; end: number };
+  /** Present and true when the filter had no gradient at all (a dead unit on this start). */
+  dead?: boolean;
+  /** Spectral energy shares of the final image: variation along x (vertical stripes) and along y. */
+  stripes?: StripeEnergy;
+  /** The layer's contact sheet. */
+  file: string;
+  /** This filter's own PNG, with `write.tiles`. */
+  tile?: string;
+}
+
+export interface LayerSummary {
+  layer: string;
+  filters: number;
+  dead: number;
+  meanActivationGain: number;
+  /** Filters whose image varies mostly along x (alongX > 2 alongY): vertical line detectors. */
+  vertical: number;
+  /** ... mostly along y: horizontal line detectors. */
+  horizontal: number;
+  meanAlongX: number;
+  meanAlongY: number;
+}
+
+/** Per-layer figures: how many filters are line detectors in each direction, how many are dead. */
+export function layerSummaries(records: FilterRecord[]): LayerSummary[] {
+  const layers = [...new Set(records.map((r) => r.layer))];
+  return layers.map((layer) => {
+    const rs = records.filter((r) => r.layer === layer);
+    const live = rs.filter((r) => !r.dead);
+    const withStripes = live.filter((r) => r.stripes);
+    const mean = (f: (r: FilterRecord) => number, of: FilterRecord[]) => (of.length ? Number((of.reduce((s, r) => s + f(r), 0) / of.length).toFixed(4)) : 0);
+    return {
+      layer,
+      filters: rs.length,
+      dead: rs.length - live.length,
+      meanActivationGain: mean((r) => r.activation.end - r.activation.start, live),
+      vertical: withStripes.filter((r) => r.stripes!.alongX > 2 * r.stripes!.alongY).length,
+      horizontal: withStripes.filter((r) => r.stripes!.alongY > 2 * r.stripes!.alongX).length,
+      meanAlongX: mean((r) => r.stripes!.alongX, withStripes),
+      meanAlongY: mean((r) => r.stripes!.alongY, withStripes),
+    };
+  });
+}

@@ -1,0 +1,58 @@
+/** The filters mode's pipeline: every stage it reads and each option's default, written once here. */
+import { z } from 'zod';
+import { GRADIENT_NORMALIZATIONS } from '../../engine/engine.js';
+import { COLORMAPS } from '../../render/colormap.js';
+import { modelStage, positiveInt } from '../../run/stages.js';
+
+export const filtersStages = {
+  model: modelStage,
+  seed: z
+    .object({
+      /**
+       * The starting image: uniform:LO:HI, gaussian:MEAN:STD, phantom:shepp-logan, phantom:random,
+       * image:PATH, aliased:phantom or aliased:PATH. Default: the recipe's.
+       */
+      init: z.string().optional(),
+      /** Image size; default: the model's own input size, or 128 for a model that takes any size. */
+      size: positiveInt.optional(),
+      seed: z.number().int().min(0).default(0),
+      /** k-space undersampling for aliased: seeds. */
+      acceleration: z.number().min(1).default(4),
+      center: z.number().min(0).max(1).default(0.08),
+    })
+    .strict(),
+  ascend: z
+    .object({
+      mode: z.literal('filters').default('filters'),
+      recipe: z.string().default('seed'),
+      /** Layer names; default: the seed's seven convolutions. */
+      layers: z.array(z.string().min(1)).min(1).optional(),
+      filters: z.string().default('random:16'),
+      /** Steps, step size and gradient normalisation; default: the recipe's. */
+      steps: z.number().int().min(0).optional(),
+      step: z.number().positive().optional(),
+      normalize: z.enum(GRADIENT_NORMALIZATIONS as [string, ...string[]]).optional(),
+      /** Filters optimised together, one per batch image. */
+      batch: positiveInt.default(1),
+      /** Worker threads, each with its own engine; default: the engine's plan (see planParallelism). */
+      workers: positiveInt.optional(),
+    })
+    .strict(),
+  render: z
+    .object({
+      colormap: z.enum(COLORMAPS as [string, ...string[]]).default('viridis'),
+      /** Min-max per tile (each filter's own contrast, like matplotlib's imshow) or one window per sheet. */
+      normalize: z.enum(['tile', 'sheet']).default('tile'),
+    })
+    .strict(),
+  tile: z.object({ columns: positiveInt.default(8) }).strict(),
+  write: z
+    .object({
+      out: z.string().min(1).default('outputs/filters'),
+      /** Also write each tile as its own PNG. */
+      tiles: z.boolean().default(false),
+    })
+    .strict(),
+};
+
+export type FiltersConfig = { [K in keyof typeof filtersStages]: z.infer<(typeof filtersStages)[K]> };
