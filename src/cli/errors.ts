@@ -17,7 +17,8 @@ export function exitCodeFor(err: unknown): number {
 
 /** The flag of a library option: its kebab-case name (`octaveScale` -> `--octave-scale`). */
 export function flagOf(option: string): string {
-  return `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  // Some library code (train/, mri/) still names the flag itself: keep it.
+  return option.startsWith('-') ? option : `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 }
 
 export function reportError(err: unknown, verbose: boolean, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): number {
