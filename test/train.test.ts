@@ -167,9 +167,9 @@ describe('training', () => {
 
   it('refuses bad settings with one line and exit 2', async () => {
     const cases: [string[], RegExp][] = [
-      [['--acceleration', '0.5'], /Expected a number >= 1 for acceleration but received 0.5/],
-      [['--center', '1.5'], /Expected a fraction in \[0, 1\] for center but received 1.5/],
-      [['--size', '100'], /Expected a power of two >= 16 .* for size but received 100/],
+      [['--acceleration', '0.5'], /Expected a number >= 1 for --acceleration but received 0.5/],
+      [['--center', '1.5'], /Expected a fraction in \[0, 1\] for --center but received 1.5/],
+      [['--size', '100'], /Expected a power of two >= 16 .* for --size but received 100/],
       [['--resume'], /resume: no checkpoint in .* \(expected checkpoint.json/],
     ];
     for (const [flags, message] of cases) {
