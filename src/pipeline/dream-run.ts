@@ -87,7 +87,7 @@ function dreamOptions(c: DreamConfig, divisor: number): Omit<DreamOptions, 'obje
 }
 
 /** Files and folders to input specs; a folder contributes every readable-looking file under it. */
-async function expandInputs(inputs: string[], include?: string): Promise<{ specs: InputSpec[]; failures: DreamRecord[] }> {
+export async function expandInputs(inputs: string[], include?: string): Promise<{ specs: InputSpec[]; failures: DreamRecord[] }> {
   const specs: InputSpec[] = [];
   const failures: DreamRecord[] = [];
   for (const text of inputs) {
