@@ -14,6 +14,8 @@ import { inspectCommand } from './commands/inspect.js';
 import { batchCommand } from './commands/batch.js';
 import { convertCommand } from './commands/convert.js';
 import { mergeCommand } from './commands/merge.js';
+import { queueCommand } from './commands/queue.js';
+import { workerCommand } from './commands/worker.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -31,7 +33,9 @@ export async function main(argv: string[]): Promise<number> {
       .command(batchCommand)
       .command(convertCommand)
       .command(mergeCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, merge')
+      .command(queueCommand)
+      .command(workerCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, merge, queue, worker')
       .strict()
       .help()
       .version()
