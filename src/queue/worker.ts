@@ -150,7 +150,7 @@ export async function startWorker(options: QueueWorkerOptions): Promise<RunningW
     name,
     lockDuration: options.lockMs ?? 30_000,
     stalledInterval: options.stalledMs ?? 30_000,
-    // A job whose worker died twice fails rather than circulating for ever.
+    // Recovered after two worker deaths; the third fails it rather than circulating for ever.
     maxStalledCount: 2,
   });
   worker.on('failed', (job, err) => emit({ type: 'warn', message: `${job ? `job ${job.id} ` : ''}failed${job && job.attemptsMade < (job.opts.attempts ?? 1) && !(err instanceof UnrecoverableError) ? ' (will retry)' : ''}: ${redact(err.message, redis).split('\n')[0]}` }));
