@@ -4,7 +4,7 @@
  * redis-server binary exists (CI installs Debian's; see .ci/run).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -113,7 +113,7 @@ describe.skipIf(!redisBinary)('queue on a real redis-server', () => {
     return { child, log: () => log, exited };
   }
 
-  async function activeJobOf(queue: Queue, worker: string, timeoutMs = 90_000): Promise<string> {
+  async function activeJobOf(queue: Queue, worker: string, timeoutMs = 400_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const job = (await queue.getActive()).find((j) => j.processedBy === worker);
@@ -123,7 +123,7 @@ describe.skipIf(!redisBinary)('queue on a real redis-server', () => {
     throw new Error(`worker ${worker} never took a job`);
   }
 
-  it('12 slices, 2 corrupt, 2 workers, one SIGKILLed mid-job, one SIGTERMed mid-job: every output once, the manifest of a local batch', { timeout: 300_000 }, async () => {
+  it('12 slices, 2 corrupt, 2 workers, one SIGKILLed mid-job, one SIGTERMed mid-job: every output once, the manifest of a local batch', { timeout: 900_000 }, async () => {
     const dir = await makeSlices();
     const pipeline = pipelineFile();
     const shared = path.join(tempDir('unet-dream-queue-out-'), 'shared');
@@ -141,22 +141,33 @@ describe.skipIf(!redisBinary)('queue on a real redis-server', () => {
     try {
       const a = startWorker('worker-a');
       const b = startWorker('worker-b');
+      const firstActive = (ws: { w: Spawned; name: string }[]) => Promise.race(ws.map((x) => activeJobOf(queue, x.name).then((id) => ({ ...x, id }))));
       // Kill whichever worker first holds a job, mid-job, without a chance to clean up.
-      const first = await Promise.race([activeJobOf(queue, 'worker-a').then((id) => ({ w: a, name: 'worker-a', id })), activeJobOf(queue, 'worker-b').then((id) => ({ w: b, name: 'worker-b', id }))]);
+      const first = await firstActive([{ w: a, name: 'worker-a' }, { w: b, name: 'worker-b' }]);
       first.w.child.kill('SIGKILL');
-      const survivor = first.w === a ? { w: b, name: 'worker-b' } : { w: a, name: 'worker-a' };
       const killedJob = first.id;
-      // A third worker to take over once the survivor is stopped; it leaves when the queue is empty.
-      const c = startWorker('worker-c', ['--drain']);
-      // SIGTERM the survivor mid-job: it finishes that job and exits 0.
-      const termJob = await activeJobOf(queue, survivor.name);
-      survivor.w.child.kill('SIGTERM');
-      const code = await survivor.w.exited;
-      expect(code).toBe(0);
-      expect(survivor.w.log()).toContain('SIGTERM: worker');
-      expect(await queue.getJobState(termJob)).toMatch(/^(completed|failed)$/);
+      const survivor = first.w === a ? { w: b, name: 'worker-b' } : { w: a, name: 'worker-a' };
+      // A third worker, which leaves by itself once the queue is empty (--drain).
+      const c = { w: startWorker('worker-c', ['--drain']), name: 'worker-c' };
+      // SIGTERM whichever of the two holds a job first: it finishes that job (its record is written) and exits 0.
+      const term = await firstActive([survivor, c]);
+      term.w.child.kill('SIGTERM');
+      expect(await term.w.exited).toBe(0);
+      expect(term.w.log()).toContain('SIGTERM: worker');
+      expect(existsSync(path.join(shared, '.unet-dream-queue', 'records', `${term.id}.json`))).toBe(true);
+      const rest = term === c || term.name === 'worker-c' ? survivor : c;
+      // The other one finishes every job, including the killed one once its lock expires.
+      const deadline = Date.now() + 400_000;
+      for (;;) {
+        const n = await queue.getJobCounts('completed', 'failed');
+        if (n.completed + n.failed === 12) break;
+        if (Date.now() > deadline) throw new Error(`only ${n.completed + n.failed} of 12 jobs finished`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      if (rest !== c) rest.w.child.kill('SIGTERM'); // worker-c leaves by itself (--drain)
+      expect(await rest.w.exited).toBe(0);
       expect(await first.w.exited).toBe(null); // killed by the signal
-      expect(await c.exited).toBe(0);
+      expect(await queue.getJobState(term.id)).toMatch(/^(completed|failed)$/);
 
       // The killed job was recovered as stalled and completed by another worker.
       const recovered = (await queue.getJob(killedJob))!;
@@ -208,7 +219,7 @@ describe.skipIf(!redisBinary)('queue on a real redis-server', () => {
       }
 
       // The password appears nowhere: not in output, logs, jobs' data or any file under SHARED_OUT.
-      for (const text of [r.stdout, r.stderr, status.stdout, a.log(), b.log(), c.log()]) expect(text).not.toContain(PASSWORD);
+      for (const text of [r.stdout, r.stderr, status.stdout, a.log(), b.log(), c.w.log()]) expect(text).not.toContain(PASSWORD);
       const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]));
       for (const f of walk(shared)) expect(readFileSync(f).includes(PASSWORD), f).toBe(false);
       expect(JSON.stringify((await queue.getCompleted()).map((j) => j.data))).not.toContain(PASSWORD);

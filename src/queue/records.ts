@@ -4,7 +4,8 @@
  *
  *   .unet-dream-queue/run.json            the run: config, model, input order, one job id per input
  *   .unet-dream-queue/records/JOB.json    one small file per finished job: its record, exactly as batch writes it
- *   manifest.json                         assembled from the two above, rewritten atomically after every job
+ *   manifest.json                         assembled from the two above: at most every 5 s per worker while
+ *                                         jobs run, and as soon as every input has its record
  *
  * Every file is written atomically. Manifest rewrites are serialised across machines by a lock in
  * Redis, and each rewrite reads every record after taking the lock, so a later manifest never holds
@@ -86,6 +87,27 @@ export async function completedRecord(out: string, job: string): Promise<JobReco
   if (!rec || rec.record.error) return undefined;
   const present = await Promise.all((rec.record.outputs ?? []).map((f) => fs.stat(path.join(out, f)).then(() => true, () => false)));
   return present.every(Boolean) ? rec : undefined;
+}
+
+/** Rebuild the manifest at most this often per worker until the run is complete (then at once). */
+export const ASSEMBLE_EVERY_MS = 5000;
+
+const inputsKey = (run: string) => `unet-dream:inputs:${run}`;
+const recordedKey = (run: string) => `unet-dream:recorded:${run}`;
+
+/** Set by submit: how many inputs the run has. */
+export async function setInputsOfRun(redis: Redis, run: string, inputs: number): Promise<void> {
+  await redis.set(inputsKey(run), String(inputs));
+}
+
+export async function inputsOfRun(redis: Redis, run: string): Promise<number> {
+  return Number((await redis.get(inputsKey(run))) ?? Infinity);
+}
+
+/** Marks a job recorded (its record file is written) and returns how many distinct jobs are. */
+export async function countRecorded(redis: Redis, run: string, job: string): Promise<number> {
+  await redis.sadd(recordedKey(run), job);
+  return redis.scard(recordedKey(run));
 }
 
 async function withLock<T>(redis: Redis, key: string, fn: () => Promise<T>): Promise<T> {

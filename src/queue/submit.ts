@@ -12,8 +12,8 @@ import { loadModel } from '../model/load.js';
 import { packageVersions } from '../pipeline/manifest.js';
 import type { EventSink } from '../pipeline/events.js';
 import { JOB_ATTEMPTS, jobId, runId, type DreamJobData } from './jobs.js';
-import { completedRecord, writeRunFile, type RunFile } from './records.js';
-import { bullConnection, checkRedis, redactError, type RedisTarget } from './redis.js';
+import { completedRecord, setInputsOfRun, writeRunFile, type RunFile } from './records.js';
+import { bullConnection, checkRedis, openClient, redactError, type RedisTarget } from './redis.js';
 import { inputOrder, type DreamConfig } from './run-one.js';
 
 export interface SubmitOptions {
@@ -82,7 +82,9 @@ export async function submitFolder(options: SubmitOptions): Promise<SubmitResult
 
   const queue = new Queue<DreamJobData>(options.queue, { connection: bullConnection(redis) });
   queue.on('error', () => undefined); // surfaced through the rejected calls below
+  const client = openClient(redis);
   try {
+    await setInputsOfRun(client, run, jobs.length);
     const fresh: typeof jobs = [];
     let queued = 0;
     let done = 0;
@@ -102,5 +104,6 @@ export async function submitFolder(options: SubmitOptions): Promise<SubmitResult
     throw redactError(err, redis, 'cannot submit');
   } finally {
     await queue.close();
+    client.disconnect();
   }
 }

@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { EventSink } from '../pipeline/events.js';
 import { DEFAULT_QUEUE, type DreamJobData } from './jobs.js';
-import { assembleManifest, completedRecord, writeJobRecord } from './records.js';
+import { ASSEMBLE_EVERY_MS, assembleManifest, completedRecord, countRecorded, inputsOfRun, writeJobRecord } from './records.js';
 import { bullConnection, checkRedis, openClient, redact, type RedisTarget } from './redis.js';
 import { engineKey, openDreamer, type DreamConfig, type DreamRecord, type Dreamer, type EngineInfo } from './run-one.js';
 
@@ -84,10 +84,19 @@ export async function startWorker(options: QueueWorkerOptions): Promise<RunningW
   const client = openClient(redis);
   let lastEngine: EngineInfo = { engine: 'unknown', backend: 'unknown', provider: 'unknown' };
 
+  // The manifest is rebuilt (reading every record) when the run is complete, else at most every
+  // ASSEMBLE_EVERY_MS per worker: rebuilding after every job would read N records N times.
+  let lastAssembly = 0;
+  const assemble = async (data: DreamJobData, jobKey: string, engine: EngineInfo) => {
+    const complete = (await countRecorded(client, data.run, jobKey)) >= (await inputsOfRun(client, data.run));
+    if (!complete && Date.now() - lastAssembly < ASSEMBLE_EVERY_MS) return;
+    lastAssembly = Date.now();
+    await assembleManifest(data.config.out, client, engine);
+  };
   const record = async (job: Job<DreamJobData>, rec: DreamRecord, engine: EngineInfo) => {
     const { data } = job;
     await writeJobRecord(data.config.out, { run: data.run, job: job.id!, index: data.index, record: rec, engine, worker: name });
-    await assembleManifest(data.config.out, client, engine);
+    await assemble(data, job.id!, engine);
   };
 
   const processJob = async (job: Job<DreamJobData>) => {
@@ -97,7 +106,7 @@ export async function startWorker(options: QueueWorkerOptions): Promise<RunningW
     const done = await completedRecord(out, job.id!);
     if (done) {
       // Delivered again after it finished (a recovered job, a resubmission): nothing to redo.
-      await assembleManifest(out, client, done.engine);
+      await assemble(data, job.id!, done.engine);
       return { outputs: done.record.outputs ?? [], skipped: true };
     }
     const started = performance.now();

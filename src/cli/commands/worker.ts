@@ -12,7 +12,6 @@ interface WorkerArgs extends QueueArgs {
   drain: boolean;
   lockMs: number;
   stalledMs: number;
-  json: boolean;
   verbose: boolean;
 }
 
@@ -31,14 +30,13 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('drain', { type: 'boolean', default: false, describe: 'exit 0 once the queue has no waiting, delayed or active jobs' })
       .option('lock-ms', { type: 'number', default: 30_000, describe: "a running job's lock; a dead worker's job is taken over after it expires" })
       .option('stalled-ms', { type: 'number', default: 30_000, describe: 'how often to look for jobs of dead workers' })
-      .option('json', { type: 'boolean', default: false, describe: 'accepted for symmetry; the worker prints log lines only' })
       .option('verbose', { type: 'boolean', default: false, describe: 'log every job; show stacks on errors' }) as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     positiveInt('--concurrency', args.concurrency);
     positiveInt('--threads', args.threads);
     positiveInt('--lock-ms', args.lockMs);
     positiveInt('--stalled-ms', args.stalledMs);
-    const reporter = createReporter({ ...args, verbose: true });
+    const reporter = createReporter({ json: false, verbose: true });
     const worker = await startWorker({
       redis: redisTargetOf(args),
       queue: args.queue,
