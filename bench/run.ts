@@ -36,6 +36,7 @@ const plan: { section: string; args?: string[] }[] = [
   ...(full ? [{ section: 'batch', args: ['--count=100', '--concurrency=1'] }] : []),
   { section: 'batch', args: ['--concurrency=1'] },
   { section: 'batch', args: [`--concurrency=${cores}`] },
+  { section: 'queue' },
 ].filter((p) => !only || only.split(',').includes(p.section));
 
 type Result = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -84,6 +85,15 @@ for (const r of results.filter((x) => x.section === 'dream' && x.seconds !== und
 for (const batch of results.filter((x) => x.section === 'batch' && x.slicesPerMinute)) {
   md.push(`- Batch dream of ${batch.slices} generated 256x256 NIfTI slices (3 octaves x ${quick ? 2 : 10} steps, uconv128 + conv512): ${Object.entries(batch.slicesPerMinute).map(([k, v]) => `${v} slices/min at concurrency ${k.replace('concurrency', '')}`).join(', ')}; peak RSS ${batch.peakRssMb} MB.`);
 }
+const q = get('queue');
+if (q?.slicesPerMinute) {
+  const r = q.slicesPerMinute;
+  const within = ((r.queue1 / r.local - 1) * 100).toFixed(1);
+  md.push(
+    `- Queue (BullMQ on a local redis-server, CLI processes) vs local \`batch\` of the same ${q.slices} generated 64x64 NIfTI slices (3 octaves x ${quick ? 2 : 10} steps, uconv128 + conv512), end to end (local: the batch process; queue: \`queue submit\` then \`worker --drain\` processes until they exit): local ${r.local} slices/min (${q.seconds.local} s), queue with 1 worker ${r.queue1} (${q.seconds.queue1} s; ${within}% vs local), 2 workers ${r.queue2} (${q.seconds.queue2} s). Processing spans only (manifest wallTimeMs; first job start to last job end): local ${q.processingSlicesPerMinute.local}, queue 1 worker ${q.processingSlicesPerMinute.queue1}, 2 workers ${q.processingSlicesPerMinute.queue2} slices/min.`,
+    `- Queue overhead per job (tiny jobs: ${q.slices} 32x32 slices, 1 octave x 1 step): ${q.overheadMsPerJob} ms (queue span ${q.tiny.queueSpanMs} ms vs local batch ${q.tiny.localManifestMs} ms, both including one model load).`,
+  );
+} else if (q?.skipped) md.push(`- queue: skipped (${q.skipped})`);
 for (const r of results.filter((x) => x.error)) md.push(`- ${r.section}: FAILED (${r.error})`);
 
 const load = os.loadavg().map((v) => v.toFixed(2)).join(' ');

@@ -21,6 +21,11 @@ import { dream } from '../src/ascent/dream.js';
 import { createImage } from '../src/io/image.js';
 import { writeImage } from '../src/io/write.js';
 import { randomPhantom } from '../src/mri/index.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { Queue } from 'bullmq';
+import { parseRedisUrl, bullConnection } from '../src/queue/redis.js';
 
 const [section = '', ...flags] = process.argv.slice(2);
 const quick = flags.includes('--quick');
@@ -190,6 +195,93 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
       rates[`concurrency${concurrency}`] = Number(((count * 60000) / (performance.now() - t)).toFixed(1));
     }
     return { slices: count, slicesPerMinute: rates };
+  },
+  /**
+   * The job queue against a local `batch` of the same slices, all through the CLI in child processes:
+   * end-to-end wall time (local: the batch process; queue: `queue submit` then N `worker --drain`
+   * processes until all exit) as slices per minute, for 1 and 2 workers; and the queue's overhead
+   * per job on tiny jobs: (span from the first job's start to the last job's end, from Redis'
+   * timestamps) minus the local run's manifest wallTimeMs, over the jobs. Both spans include one
+   * model load and engine start. Needs a redis-server binary; starts its own on a free port.
+   */
+  async queue() {
+    if (spawnSync('redis-server', ['--version']).status !== 0) return { skipped: 'no redis-server binary' };
+    const count = Number(flags.find((f) => f.startsWith('--count='))?.slice(8) ?? (quick ? 6 : 40));
+    const root = mkdtempSync(path.join(os.tmpdir(), 'unet-dream-bench-queue-'));
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as net.AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', root], { stdio: 'ignore' });
+    const url = `redis://127.0.0.1:${port}`;
+    await new Promise((r) => setTimeout(r, 500));
+    const bin = path.resolve('src/cli/bin.ts');
+    const cli = (args: string[]) =>
+      new Promise<void>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', bin, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CI: '1' } });
+        child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`unet-dream ${args[0]} exited ${code}`))));
+      });
+    const makeSlices = async (dir: string, size: number) => {
+      mkdirSync(dir);
+      for (let i = 0; i < count; i++) {
+        const phantom = randomPhantom(size, createRng(700 + i)).map((v) => Math.round(v * 1000));
+        await writeImage(createImage(size, size, 1, phantom, { format: 'nifti', dtype: 'int16', bitDepth: 16 }), path.join(dir, `slice-${i}.nii.gz`));
+      }
+    };
+    const pipeline = (name: string, body: string) => {
+      const file = path.join(root, `${name}.yaml`);
+      writeFileSync(file, body);
+      return file;
+    };
+    const real = pipeline('real', `seed: { inputs: [unused] }\nascend: { mode: dream, layers: ["uconv128:1", "conv512:0.5"], octaves: 3, steps: ${quick ? 2 : 10}, jitter: 16 }\n`);
+    const tiny = pipeline('tiny', 'seed: { inputs: [unused] }\nascend: { mode: dream, layers: [uconv128], octaves: 1, steps: 1, jitter: 2 }\n');
+    const slices = path.join(root, 'slices');
+    const tinySlices = path.join(root, 'tiny-slices');
+    await makeSlices(slices, 64);
+    await makeSlices(tinySlices, 32);
+    const queue = new Queue('unet-dream', { connection: bullConnection(parseRedisUrl(url)) });
+    let run = 0;
+    const local = async (dir: string, p: string) => {
+      const out = path.join(root, `local-${run++}`);
+      const t = performance.now();
+      await cli(['batch', dir, '--pipeline', p, '--out', out, '--concurrency', '1']);
+      return { seconds: (performance.now() - t) / 1000, manifestMs: JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).wallTimeMs as number };
+    };
+    const queued = async (dir: string, p: string, workers: number) => {
+      await queue.obliterate({ force: true });
+      const out = path.join(root, `queue-${run++}`);
+      const t = performance.now();
+      await cli(['queue', 'submit', dir, '--pipeline', p, '--out', out, '--redis', url]);
+      // 2 workers on 2 cores: one ONNX Runtime thread each; 1 worker: the engine's default, as batch.
+      const threads = workers > 1 ? ['--threads', String(Math.max(1, Math.floor(cores / workers)))] : [];
+      await Promise.all(Array.from({ length: workers }, (_, i) => cli(['worker', '--redis', url, '--drain', '--name', `bench-${i}`, ...threads])));
+      const seconds = (performance.now() - t) / 1000;
+      const jobs = await queue.getCompleted(0, -1);
+      if (jobs.length !== count) throw new Error(`${jobs.length} of ${count} jobs completed`);
+      const spanMs = Math.max(...jobs.map((j) => j.finishedOn!)) - Math.min(...jobs.map((j) => j.processedOn!));
+      return { seconds, spanMs };
+    };
+    try {
+      const tinyLocal = await local(tinySlices, tiny);
+      const tinyQueue = await queued(tinySlices, tiny, 1);
+      const l = await local(slices, real);
+      const q1 = await queued(slices, real, 1);
+      const q2 = await queued(slices, real, 2);
+      const perMin = (s: number) => Number(((count * 60) / s).toFixed(1));
+      return {
+        slices: count,
+        overheadMsPerJob: Math.round((tinyQueue.spanMs - tinyLocal.manifestMs) / count),
+        tiny: { localManifestMs: tinyLocal.manifestMs, queueSpanMs: tinyQueue.spanMs },
+        slicesPerMinute: { local: perMin(l.seconds), queue1: perMin(q1.seconds), queue2: perMin(q2.seconds) },
+        processingSlicesPerMinute: { local: perMin(l.manifestMs / 1000), queue1: perMin(q1.spanMs / 1000), queue2: perMin(q2.spanMs / 1000) },
+        seconds: { local: Number(l.seconds.toFixed(1)), queue1: Number(q1.seconds.toFixed(1)), queue2: Number(q2.seconds.toFixed(1)) },
+      };
+    } finally {
+      await queue.close();
+      redis.kill('SIGTERM');
+    }
   },
 };
 

@@ -19,7 +19,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ['ascent'],
   ['run', 'train'],
   ['modes'],
-  ['pipeline'],
+  ['pipeline', 'queue'],
   ['cli', 'index'],
 ];
 
@@ -66,9 +66,11 @@ describe('layers', () => {
     expect(violations).toEqual([]);
   });
 
-  it('the check sees imports: the CLI reaches the pipeline, the engine reaches tf, errors.ts imports nothing', () => {
+  it('the check sees imports: the CLI reaches the pipeline and the queue, the queue the modes, the engine reaches tf, errors.ts imports nothing', () => {
     const edges = files.flatMap((f) => importsOf(f).map((t) => [roomOf(f), roomOf(t)] as const));
     expect(edges.some(([a, b]) => a === 'cli' && b === 'pipeline')).toBe(true);
+    expect(edges.some(([a, b]) => a === 'cli' && b === 'queue')).toBe(true);
+    expect(edges.some(([a, b]) => a === 'queue' && b === 'modes')).toBe(true);
     expect(edges.some(([a, b]) => a === 'engine' && b === 'tf')).toBe(true);
     expect(edges.filter(([a]) => a === 'errors')).toEqual([]);
   });

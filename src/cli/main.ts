@@ -13,6 +13,9 @@ import { dreamCommand } from './commands/dream.js';
 import { inspectCommand } from './commands/inspect.js';
 import { batchCommand } from './commands/batch.js';
 import { convertCommand } from './commands/convert.js';
+import { mergeCommand } from './commands/merge.js';
+import { queueCommand } from './commands/queue.js';
+import { workerCommand } from './commands/worker.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -29,7 +32,10 @@ export async function main(argv: string[]): Promise<number> {
       .command(inspectCommand)
       .command(batchCommand)
       .command(convertCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval')
+      .command(mergeCommand)
+      .command(queueCommand)
+      .command(workerCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, merge, queue, worker')
       .strict()
       .help()
       .version()

@@ -1,8 +1,14 @@
-/** `unet-dream batch DIR --pipeline P`: a dream pipeline over a folder, in parallel, resumable. */
+/** `unet-dream batch DIR --pipeline P`: a dream pipeline over a folder, in parallel, resumable, optionally one shard of it. */
+import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { UsageError, invalidParameterError } from '../../errors.js';
+import { ensureWritableDir } from '../../io/atomic.js';
 import { DEFAULT_MODE } from '../../modes/index.js';
 import { applyOverrides, readPipelineFile } from '../../pipeline/file.js';
+import { validatePipeline } from '../../pipeline/validate.js';
+import { dreamConfigOf } from '../../queue/run-one.js';
+import { parseShard, planShard } from '../../queue/shard.js';
+import { packageVersions, writeManifest, type Manifest } from '../../run/manifest.js';
 import { commonOverrides, locateUnlessOverridden, withCommonOptions, type CommonArgs } from '../options.js';
 import { validateAndRun } from './pipeline-runner.js';
 
@@ -12,6 +18,7 @@ interface BatchArgs extends CommonArgs {
   concurrency?: number;
   resume: boolean;
   set?: string[];
+  shard?: string;
 }
 
 export const batchCommand: CommandModule<object, BatchArgs> = {
@@ -23,14 +30,34 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
       .option('pipeline', { type: 'string', demandOption: true, describe: 'a dream pipeline file, e.g. pipelines/mri-dream.yaml' })
       .option('concurrency', { type: 'number', describe: 'inputs processed at once, one worker each (default: 1 on ONNX Runtime, which threads inside, else the number of cores)' })
       .option('resume', { type: 'boolean', default: false, describe: 'skip inputs already done in OUT/manifest.json' })
+      .option('shard', { type: 'string', describe: 'do only shard k of N (0 <= k < N) of the sorted inputs, e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; combine with `merge`' })
       .option('set', { type: 'string', array: true, describe: 'override a value: --set ascend.steps=5' }) as unknown as Argv<BatchArgs>,
   handler: async (args) => {
+    const shard = args.shard === undefined ? undefined : parseShard(args.shard);
     const { raw, locate } = await readPipelineFile(args.pipeline);
     const mode = (raw.ascend as { mode?: string } | undefined)?.mode ?? DEFAULT_MODE;
     if (mode !== 'dream') throw new UsageError(`${args.pipeline}: batch needs a dream pipeline (ascend.mode: dream); found mode ${mode}`);
     const sets = [...(args.set ?? []), `seed.inputs=${JSON.stringify([args.dir])}`, ...commonOverrides(args)];
     const concurrency = args.concurrency;
     if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw invalidParameterError('--concurrency', 'an integer >= 1', concurrency);
-    await validateAndRun(applyOverrides(raw, sets), args, `batch ${args.dir}`, { locate: locateUnlessOverridden(locate, sets) }, { workers: concurrency, resume: args.resume });
+    const run = { workers: concurrency, resume: args.resume };
+    if (!shard) {
+      await validateAndRun(applyOverrides(raw, sets), args, `batch ${args.dir}`, { locate: locateUnlessOverridden(locate, sets) }, run);
+      return;
+    }
+    // A shard runs its own share of the inputs as an explicit list, and records the split for `merge`.
+    const config = dreamConfigOf(validatePipeline(applyOverrides(raw, sets), { locate: locateUnlessOverridden(locate, sets) }), 'batch');
+    const plan = await planShard(config, shard);
+    const out = config.write.out;
+    if (plan.assigned.length === 0) {
+      await ensureWritableDir(out);
+      const empty = { command: `batch ${args.dir}`, config, model: null, engine: null, versions: packageVersions(), seed: config.seed.seed, startedAt: new Date().toISOString(), wallTimeMs: 0, results: [], shard: plan };
+      await writeManifest(out, empty as unknown as Manifest);
+      process.stdout.write(`shard ${shard.index}/${shard.count} has no inputs (${plan.total} in all); wrote an empty manifest to ${path.join(out, 'manifest.json')}\n`);
+      return;
+    }
+    const shardSets = [...sets, `seed.inputs=${JSON.stringify(plan.assigned)}`];
+    const manifest = await validateAndRun(applyOverrides(raw, shardSets), args, `batch ${args.dir}`, { locate: locateUnlessOverridden(locate, shardSets) }, run);
+    await writeManifest(out, { ...manifest, shard: plan } as Manifest);
   },
 };

@@ -15,8 +15,11 @@ import { defineMode } from '../../run/mode.js';
 import * as job from './job.js';
 import { dreamStages, type DreamConfig } from './schema.js';
 
-/** Files and folders to input specs; a folder contributes every readable-looking file under it. */
-async function expandInputs(inputs: string[], include?: string): Promise<{ specs: InputSpec[]; failures: job.DreamRecord[] }> {
+/**
+ * Files and folders to input specs; a folder contributes every readable-looking file under it. Exported
+ * for src/queue (shards and queue jobs split this order), so a distributed run sees the inputs of a local one.
+ */
+export async function expandInputs(inputs: string[], include?: string): Promise<{ specs: InputSpec[]; failures: job.DreamRecord[] }> {
   const specs: InputSpec[] = [];
   const failures: job.DreamRecord[] = [];
   for (const text of inputs) {
