@@ -11,7 +11,11 @@ import { createEngine } from '../engine/select.js';
 import type { BackendChoice } from '../engine/backend.js';
 import type { GradientNormalization, LayerReduce } from '../engine/engine.js';
 import { InputError, UsageError, invalidParameterError } from '../errors.js';
-import { ensureWritableDir } from '../io/atomic.js';
+import { ensureWritableDir, writeFileAtomic } from '../io/atomic.js';
+import { encodeAnimation, recordInterval } from '../render/animate.js';
+import { percentileWindow, renderTile } from '../render/tile.js';
+import { resize } from '../ascent/resample.js';
+import { buildReport } from '../report/build.js';
 import { createImage, withData, type RawImage } from '../io/image.js';
 import { parseInputSpec, type InputSpec } from '../io/input-spec.js';
 import { percentiles } from '../io/intensity.js';
@@ -54,6 +58,8 @@ export interface DreamConfig {
   /** Percentiles of the input mapped to the network's [0, 1]. */
   window: { low: number; high: number };
   format?: OutputFormatName;
+  /** Also write an animated WebP of the ascent (first slice), frames resized to the output's size. */
+  animate?: boolean;
   out: string;
   seed: number;
 }
@@ -65,6 +71,8 @@ export interface DreamRecord {
   slices?: number;
   octaves?: OctaveRecord[];
   window?: { low: number; high: number };
+  /** Animated WebP of the dream, with animate. */
+  animation?: string;
   error?: string;
 }
 
@@ -155,14 +163,17 @@ export async function dreamOne(ctx: DreamContext, spec: InputSpec, config: Dream
     const outputs: RawImage[] = [];
     let octaves: OctaveRecord[] = [];
     let window = { low: 0, high: 0 };
+    let frames: Plane[] | undefined;
     for (const [i, image] of images.entries()) {
       const dreamed = await dreamImage(image, ctx.channels, config, async (plane) => {
         const w = windowPlane(plane, config.window);
         window = w.window;
-        const result = await dream(ctx.engine, w.normalized, { ...dreamOptions(config, ctx.divisor), objective: ctx.objective }, (p) =>
+        const recordEvery = config.animate && i === 0 ? recordInterval(config.steps * config.octaves) : 0;
+        const result = await dream(ctx.engine, w.normalized, { ...dreamOptions(config, ctx.divisor), objective: ctx.objective, recordEvery }, (p) =>
           onProgress?.({ ...p, slice: i + 1, slices: images.length }),
         );
         octaves = result.octaves;
+        frames ??= result.frames;
         return w.restore(result.image);
       });
       outputs.push(dreamed);
@@ -182,11 +193,24 @@ export async function dreamOne(ctx: DreamContext, spec: InputSpec, config: Dream
         written.push(file);
       }
     }
-    return { input: spec.text, outputs: written.map((f) => path.relative(config.out, f)), slices: outputs.length, octaves, window };
+    const animation = frames?.length ? await writeDreamAnimation(frames, config.out, base) : undefined;
+    return { input: spec.text, outputs: written.map((f) => path.relative(config.out, f)), slices: outputs.length, octaves, window, ...(animation ? { animation } : {}) };
   } catch (err) {
     if (!(err instanceof InputError) && !(err instanceof UsageError)) throw err;
     return { input: spec.text, error: err.message };
   }
+}
+
+/** Frames (octaves grow) resized to the last frame's size, grey, one window: the final frame's 1st-99th percentiles. */
+async function writeDreamAnimation(frames: Plane[], out: string, base: string): Promise<string> {
+  const last = frames[frames.length - 1]!;
+  const luma = (p: Plane) => (p.channels === 1 ? p : splitLuminance(p).luma);
+  const sized = frames.map((f) => luma(f.width === last.width && f.height === last.height ? f : resize(f, last.width, last.height)));
+  const window = percentileWindow(1, 99, sized[sized.length - 1]!.data);
+  const file = path.join('animations', `${base}.webp`);
+  await ensureWritableDir(path.join(out, 'animations'));
+  await writeFileAtomic(path.join(out, file), await encodeAnimation(sized.map((f) => renderTile(f.data, f.width, f.height, 1, window, 'gray'))));
+  return file;
 }
 
 /** Output base name: the input's, plus the slice selector when one was given. */
@@ -309,6 +333,7 @@ export async function runDream(config: DreamConfig, options: DreamRunOptions): P
   await writing;
   const manifest = manifestOf();
   await writeManifest(config.out, manifest);
+  await buildReport(config.out);
   return manifest;
 }
 

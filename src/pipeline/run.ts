@@ -14,8 +14,10 @@ import { visualizeFiltersParallel } from '../ascent/parallel.js';
 import type { BackendChoice } from '../engine/backend.js';
 import { planParallelism } from '../engine/engine.js';
 import os from 'node:os';
-import { minMaxWindow, renderTile, type RgbImage, type Window } from '../render/tile.js';
-import { encodePng, renderSheet } from '../render/sheet.js';
+import { WINDOW_MODES, renderTile, type RgbImage } from '../render/tile.js';
+import { encodePng, renderSheet, renderSheetSvg } from '../render/sheet.js';
+import { encodeAnimation, recordInterval } from '../render/animate.js';
+import { buildReport } from '../report/build.js';
 import { packageVersions, writeManifest, type Manifest } from './manifest.js';
 import type { ValidatedPipeline } from './validate.js';
 import type { EventSink } from './events.js';
@@ -35,6 +37,14 @@ export interface FilterRecord {
   file: string;
   /** This filter's own PNG, with `tiles`. */
   tile?: string;
+  /** Where the filter's tile sits in the sheet, in the sheet's pixels. */
+  rect?: { x: number; y: number; width: number; height: number };
+  /** Objective (mean activation) at every ascent step, then after the last: steps + 1 values. */
+  curve?: number[];
+  /** The layer's sheet as SVG, with render.format svg. */
+  vector?: string;
+  /** Animated WebP of the ascent, with write.animate. */
+  animation?: string;
 }
 
 export interface RunOptions extends DreamRunOptions {
@@ -121,6 +131,7 @@ export function dreamConfigOf(pipeline: ValidatedPipeline): DreamConfig {
     color: c.ascend.color,
     window: { low: c.seed.window[0], high: c.seed.window[1] },
     format: c.write.format,
+    animate: c.write.animate,
     out: c.write.out,
     seed: c.seed.seed,
   };
@@ -165,6 +176,7 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
     normalize: pipeline.normalize,
     seed: config.seed.seed,
     batch: config.ascend.batch,
+    recordEvery: config.write.animate ? recordInterval(pipeline.steps) : 0,
   };
   const onProgress = (p: VisualizeProgress) => emit({ type: 'progress', done: p.done, total: p.total, label: `${p.layer} step ${p.step}/${p.steps}` });
   let results: FilterResult[];
@@ -196,20 +208,36 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
   // render + tile + write
   const channels = modelChannels(loaded.model);
   const records: FilterRecord[] = [];
+  const windowMode = WINDOW_MODES[config.render.normalize]!;
   for (const [layer, group] of groupByLayer(results)) {
-    const sheetWindow: Window | undefined = config.render.normalize === 'sheet' ? minMaxWindow(...group.map((r) => r.image)) : undefined;
-    const tiles: RgbImage[] = group.map((r) =>
-      renderTile(r.image, size, size, channels, sheetWindow ?? minMaxWindow(r.image), config.render.colormap),
-    );
+    const images = group.map((r) => r.image);
+    const windows = group.map((_, i) => windowMode.window(images, i));
+    const tiles: RgbImage[] = group.map((r, i) => renderTile(r.image, size, size, channels, windows[i]!, config.render.colormap));
     const file = `${layer}.png`;
-    const { png } = await renderSheet(
-      tiles.map((image, i) => ({ image, label: `#${group[i]!.filter}  ${group[i]!.dead ? 'dead' : formatActivation(group[i]!.activation.end)}` })),
-      { title: layer, subtitle: loaded.trained ? undefined : 'untrained weights', columns: config.tile.columns },
-    );
+    const low = Math.min(...windows.map((w) => w.low));
+    const high = Math.max(...windows.map((w) => w.high));
+    const sheetOptions = {
+      title: layer,
+      subtitle: loaded.trained ? undefined : 'untrained weights',
+      columns: config.tile.columns,
+      colorbar: {
+        colormap: channels === 1 ? config.render.colormap : 'gray',
+        low: windowMode.sheet ? formatActivation(low) : windowMode.ends![0],
+        high: windowMode.sheet ? formatActivation(high) : windowMode.ends![1],
+        label: windowMode.sheet ? 'input value' : `input value (all tiles: ${formatActivation(low)} to ${formatActivation(high)})`,
+      },
+      caption: `Under each tile: #filter index, then the filter's mean activation (the objective) after ${pipeline.steps} ascent steps from ${pipeline.init.text}; "dead": the filter had no gradient. Colour: ${config.render.colormap}, ${windowMode.describe}.`,
+    };
+    const sheetTiles = tiles.map((image, i) => ({ image, label: `#${group[i]!.filter}  ${group[i]!.dead ? 'dead' : formatActivation(group[i]!.activation.end)}` }));
+    const { png, geometry } = await renderSheet(sheetTiles, sheetOptions);
     await writeFileAtomic(path.join(out, file), png);
+    const vector = config.render.format === 'svg' ? `${layer}.svg` : undefined;
+    if (vector) await writeFileAtomic(path.join(out, vector), (await renderSheetSvg(sheetTiles, sheetOptions)).svg);
     for (let i = 0; i < group.length; i++) {
       const r = group[i]!;
-      const record: FilterRecord = { layer, filter: r.filter, activation: r.activation, file };
+      const { x, y } = geometry.origins[i]!;
+      const record: FilterRecord = { layer, filter: r.filter, activation: r.activation, file, rect: { x, y, width: geometry.tileWidth, height: geometry.tileHeight }, curve: r.curve.map((v) => Number(v.toPrecision(6))) };
+      if (vector) record.vector = vector;
       if (r.dead) record.dead = true;
       const stripes = channels === 1 ? stripeEnergy(r.image, size, size) : undefined;
       if (stripes) record.stripes = { alongX: Number(stripes.alongX.toFixed(4)), alongY: Number(stripes.alongY.toFixed(4)) };
@@ -217,6 +245,13 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
         record.tile = path.join('tiles', `${layer}-${r.filter}.png`);
         await ensureWritableDir(path.join(out, 'tiles'));
         await writeFileAtomic(path.join(out, record.tile), await encodePng(tiles[i]!));
+      }
+      if (r.frames) {
+        // Each frame in the sheet's window mode, so early noise is not washed out by the final range.
+        const frames = r.frames.map((f) => renderTile(f, size, size, channels, windowMode.sheet ? windows[i]! : windowMode.window([f], 0), config.render.colormap));
+        record.animation = path.join('animations', `${layer}-${r.filter}.webp`);
+        await ensureWritableDir(path.join(out, 'animations'));
+        await writeFileAtomic(path.join(out, record.animation), await encodeAnimation(frames));
       }
       records.push(record);
     }
@@ -235,5 +270,6 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
     layers: layerSummaries(records),
   };
   await writeManifest(out, manifest);
+  await buildReport(out);
   return manifest;
 }

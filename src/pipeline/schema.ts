@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { BACKEND_CHOICES } from '../engine/backend.js';
 import { GRADIENT_NORMALIZATIONS } from '../engine/engine.js';
 import { COLORMAPS } from '../render/colormap.js';
+import { WINDOW_MODE_NAMES } from '../render/tile.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -74,8 +75,10 @@ export const ascendStage = z
 export const renderStage = z
   .object({
     colormap: z.enum(COLORMAPS as [string, ...string[]]).default('viridis'),
-    /** Min-max per tile (each filter's own contrast, like matplotlib's imshow) or one window per sheet. */
-    normalize: z.enum(['tile', 'sheet']).default('tile'),
+    /** Min-max per tile (each filter's own contrast, like matplotlib's imshow), one window per sheet, or per-tile 1st-99th percentiles. */
+    normalize: z.enum(WINDOW_MODE_NAMES as [string, ...string[]]).default('tile'),
+    /** Sheets as PNG, or PNG plus a vector SVG (text and colour bar as paths, tiles embedded). */
+    format: z.enum(['png', 'svg']).default('png'),
   })
   .strict();
 
@@ -92,6 +95,8 @@ export const writeStage = z
     tiles: z.boolean().default(false),
     /** Dream outputs: png, tiff, nii or dcm (default: MR inputs keep their format, photos PNG). */
     format: z.enum(['png', 'tiff', 'nii', 'dcm']).optional(),
+    /** Also write an animated WebP of each filter's or dream's ascent. */
+    animate: z.boolean().default(false),
   })
   .strict();
 

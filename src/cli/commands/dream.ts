@@ -24,6 +24,7 @@ interface DreamArgs extends CommonArgs {
   axis?: string;
   volume?: number;
   include?: string;
+  animate?: boolean;
 }
 
 function parseWindow(text: string): [number, number] {
@@ -53,7 +54,8 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
       .option('format', { choices: OUTPUT_FORMATS, describe: 'output format (default: MR inputs keep theirs, photos PNG)' })
       .option('axis', { choices: ['x', 'y', 'z'], describe: 'NIfTI slicing axis' })
       .option('volume', { type: 'number', describe: 'NIfTI 4-D volume index' })
-      .option('include', { type: 'string', describe: 'glob filter for folders, e.g. "*.dcm"' }) as unknown as Argv<DreamArgs>,
+      .option('include', { type: 'string', describe: 'glob filter for folders, e.g. "*.dcm"' })
+      .option('animate', { type: 'boolean', describe: 'also write an animated WebP of each dream (first slice)' }) as unknown as Argv<DreamArgs>,
   handler: async (args) => {
     await validateAndRun(
       {
@@ -73,7 +75,7 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
           halo: args.halo,
           color: args.color,
         },
-        write: defined({ out: args.out ?? 'outputs/dream', format: args.format }),
+        write: defined({ out: args.out ?? 'outputs/dream', format: args.format, animate: args.animate }),
       },
       args,
       'dream',

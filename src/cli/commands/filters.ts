@@ -21,6 +21,8 @@ interface FiltersArgs extends CommonArgs {
   'gradient-normalize'?: string;
   columns?: number;
   tiles?: boolean;
+  format?: string;
+  animate?: boolean;
 }
 
 export function filtersBuilder(yargs: Argv) {
@@ -35,10 +37,12 @@ export function filtersBuilder(yargs: Argv) {
     .option('batch', { type: 'number', describe: 'filters optimised together, one per batch image (default 1: per image as fast as larger batches here, and leanest)' })
     .option('workers', { type: 'number', describe: 'worker threads, one engine each (default: number of cores)' })
     .option('colormap', { type: 'string', describe: `${COLORMAPS.join(' | ')} (default viridis)` })
-    .option('normalize', { type: 'string', describe: 'tile | sheet: min-max per tile (default) or one window per sheet' })
+    .option('normalize', { type: 'string', describe: 'tile | sheet | p1-99: min-max per tile (default), one window per sheet, or 1st-99th percentiles per tile' })
     .option('gradient-normalize', { type: 'string', describe: `${GRADIENT_NORMALIZATIONS.join(' | ')} (default: the recipe's, rms)` })
     .option('columns', { type: 'number', describe: 'tiles per row (default 8)' })
-    .option('tiles', { type: 'boolean', describe: 'also write every tile as its own PNG' });
+    .option('tiles', { type: 'boolean', describe: 'also write every tile as its own PNG' })
+    .option('format', { choices: ['png', 'svg'], describe: 'sheets as PNG (default), or also as vector SVG' })
+    .option('animate', { type: 'boolean', describe: 'also write an animated WebP of each filter\'s ascent' });
 }
 
 export function filtersConfig(args: FiltersArgs, defaultOut: string) {
@@ -55,9 +59,9 @@ export function filtersConfig(args: FiltersArgs, defaultOut: string) {
       batch: args.batch,
       workers: args.workers,
     }),
-    render: defined({ colormap: args.colormap, normalize: args.normalize }),
+    render: defined({ colormap: args.colormap, normalize: args.normalize, format: args.format }),
     tile: defined({ columns: args.columns }),
-    write: defined({ out: args.out ?? defaultOut, tiles: args.tiles }),
+    write: defined({ out: args.out ?? defaultOut, tiles: args.tiles, animate: args.animate }),
   };
 }
 

@@ -1,4 +1,5 @@
 /** Shared tail of the commands that run a pipeline: validate, run with a reporter, print the summary. */
+import path from 'node:path';
 import { runPipeline } from '../../pipeline/run.js';
 import { validatePipeline, type Locate } from '../../pipeline/validate.js';
 import { createReporter } from '../reporter.js';
@@ -33,7 +34,9 @@ export async function validateAndRun(raw: unknown, args: { json: boolean; verbos
   if (failed > 0) outcome.exitCode = 1;
   if (args.json) {
     process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
-  } else if (pipeline.mode === 'dream') {
+    return manifest;
+  }
+  if (pipeline.mode === 'dream') {
     const total = manifest.results.length;
     process.stdout.write(
       `dreamed ${total - failed} of ${total} input${total === 1 ? '' : 's'} into ${pipeline.config.write.out} in ${(manifest.wallTimeMs / 1000).toFixed(1)} s on ${manifest.engine.engine}/${manifest.engine.backend}${failed ? `; ${failed} failed (listed in manifest.json)` : ''}\n`,
@@ -44,6 +47,7 @@ export async function validateAndRun(raw: unknown, args: { json: boolean; verbos
       `wrote ${sheets.size} contact sheet${sheets.size === 1 ? '' : 's'} (${manifest.results.length} filters) and manifest.json to ${pipeline.config.write.out} in ${(manifest.wallTimeMs / 1000).toFixed(1)} s on ${manifest.engine.engine}/${manifest.engine.backend}\n`,
     );
   }
+  process.stdout.write(`report: ${path.join(pipeline.config.write.out, 'index.html')}\n`);
   return manifest;
 }
 
