@@ -13,9 +13,9 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
   builder: (yargs: Argv) =>
     yargs
       .positional('dir', { type: 'string', demandOption: true, describe: 'an output folder of filters, dream, batch or run' })
-      .option('json', { type: 'boolean', default: false, describe: 'print {file, bytes, ms} as JSON' }) as unknown as Argv<ReportArgs>,
+      .option('json', { type: 'boolean', default: false, describe: 'print {file, bytes, ms, cpuMs} as JSON' }) as unknown as Argv<ReportArgs>,
   handler: async (args) => {
     const result = await buildReport(args.dir);
-    process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `wrote ${result.file} (${(result.bytes / 1e6).toFixed(2)} MB with report/) in ${result.ms} ms\n`);
+    process.stdout.write(args.json ? `${JSON.stringify(result)}\n` : `wrote ${result.file} (${(result.bytes / 1e6).toFixed(2)} MB with report/) in ${result.ms} ms (${result.cpuMs} ms of CPU)\n`);
   },
 };
