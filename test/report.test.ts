@@ -20,10 +20,11 @@ function links(html: string): string[] {
 let filters: { out: string; stdout: string; code: number };
 let dream: { out: string; inputs: string; stdout: string; code: number };
 
+// Two real runs: a few seconds each on an idle machine, but give a busy one room.
 beforeAll(async () => {
   filters = await tinyFiltersRun();
   dream = await tinyDreamRun();
-});
+}, 300_000);
 
 describe('per-step objective values in the manifest', () => {
   it('filters: each filter has steps + 1 values from its start activation to its end one', () => {
