@@ -14,7 +14,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ['errors'],
   ['tf', 'events', 'random'],
   ['mri', 'render', 'io'],
-  ['model'],
+  ['model', 'report'],
   ['engine'],
   ['ascent'],
   ['run', 'train'],

@@ -28,9 +28,9 @@ describe('the table of modes', () => {
       model: { source: 'builtin', backend: 'auto', device: 'cpu' },
       seed: { seed: 0, acceleration: 4, center: 0.08 },
       ascend: { mode: 'filters', recipe: 'seed', filters: 'random:16', batch: 1 },
-      render: { colormap: 'viridis', normalize: 'tile' },
+      render: { colormap: 'viridis', normalize: 'tile', format: 'png' },
       tile: { columns: 8 },
-      write: { out: 'outputs/filters', tiles: false },
+      write: { out: 'outputs/filters', tiles: false, animate: false },
     });
     const dream = validatePipeline({ seed: { inputs: ['a.png'] }, ascend: { mode: 'dream' } });
     expect(dream.mode.name).toBe('dream');
@@ -38,14 +38,14 @@ describe('the table of modes', () => {
       model: { source: 'builtin', backend: 'auto', device: 'cpu' },
       seed: { inputs: ['a.png'], window: [0.5, 99.5], seed: 0 },
       ascend: { mode: 'dream', layers: ['uconv128'], objective: 'mean', octaves: 4, octaveScale: 1.4, steps: 10, step: 0.01, normalize: 'rms', jitter: 32, tile: 512, halo: 32, color: 'luminance' },
-      write: { out: 'outputs/dream' },
+      write: { out: 'outputs/dream', animate: false },
     });
   });
 
   it('refuses a key of the other mode, naming the mode it applies to', () => {
     expect(problems({ ascend: { octaves: 7 }, write: { format: 'dcm' } }).split('\n')).toEqual([
       'ascend.octaves: unknown key "octaves": `octaves` applies to mode dream (this pipeline\'s ascend.mode is filters); valid keys for mode filters: mode, recipe, layers, filters, steps, step, normalize, batch, workers',
-      'write.format: unknown key "format": `format` applies to mode dream (this pipeline\'s ascend.mode is filters); valid keys for mode filters: out, tiles',
+      'write.format: unknown key "format": `format` applies to mode dream (this pipeline\'s ascend.mode is filters); valid keys for mode filters: out, tiles, animate',
     ]);
     const dream = problems({ seed: { inputs: ['a.png'], init: 'uniform:0:1' }, ascend: { mode: 'dream', workers: 3 }, write: { tiles: true }, tile: {} });
     expect(dream).toContain('seed.init: unknown key "init": `init` applies to mode filters');

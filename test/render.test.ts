@@ -1,7 +1,8 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { renderSheet, sheetGeometry } from '../src/render/sheet.js';
-import { minMaxWindow, renderTile } from '../src/render/tile.js';
+import { renderSheet, renderSheetSvg, sheetGeometry } from '../src/render/sheet.js';
+import { WINDOW_MODES, WINDOW_MODE_NAMES, minMaxWindow, percentileWindow, renderTile } from '../src/render/tile.js';
+import { encodeAnimation, recordInterval } from '../src/render/animate.js';
 import { colormap } from '../src/render/colormap.js';
 
 function gradientTile(size: number, offset = 0): Float32Array {
@@ -83,5 +84,75 @@ describe('contact sheets', () => {
     };
     expect(labelBand(1).filter((v) => v < 128).length).toBeGreaterThan(15);
     expect(labelBand(1)).not.toEqual(labelBand(7));
+  });
+});
+
+describe('figures for a paper', () => {
+  it('p1-99 windows each tile between its percentiles: one outlier no longer flattens the rest', () => {
+    const data = new Float32Array(1000);
+    for (let i = 0; i < data.length; i++) data[i] = i / 999; // 0..1
+    data[500] = 1000; // one hot pixel
+    const w = WINDOW_MODES['p1-99']!.window([data], 0);
+    expect(w.low).toBeCloseTo(0.01, 2);
+    expect(w.high).toBeCloseTo(0.99, 2);
+    expect(minMaxWindow(data).high).toBe(1000);
+    expect(percentileWindow(1, 99, new Float32Array(9).fill(3))).toEqual({ low: 2.5, high: 3.5 });
+    expect(WINDOW_MODE_NAMES).toEqual(['tile', 'sheet', 'p1-99']);
+  });
+
+  const tiles = Array.from({ length: 4 }, (_, i) => ({
+    image: renderTile(new Float32Array(32 * 32).fill(i), 32, 32, 1, { low: 0, high: 3 }, 'viridis'),
+    label: `#${i}  ${i}.00`,
+  }));
+  const options = { title: 'dconv64', columns: 4, colorbar: { colormap: 'viridis', low: '-1.5', high: '2.25', label: 'input value' }, caption: 'Under each tile: #filter index, then the final mean activation. '.repeat(3) };
+
+  it('a colour bar runs through the colormap under the grid, with a wrapped caption and 150 dpi', async () => {
+    const { png, geometry: g } = await renderSheet(tiles, options);
+    expect(g.captionLines.length).toBeGreaterThan(1);
+    expect(g.height).toBe(g.footerTop + 30 + g.captionLines.length * 15 + 6);
+    const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+    expect((await sharp(png).metadata()).density).toBe(150);
+    const pixel = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3));
+    const lut = colormap('viridis');
+    // Scan the bar's row: its left end is viridis' dark purple, its right end yellow.
+    const y = g.footerTop + 14;
+    const row = Array.from({ length: info.width }, (_, x) => pixel(x, y));
+    const isBar = (p: number[]) => Math.abs(p[0]! - p[2]!) > 20; // coloured, not grey text or white
+    const first = row.findIndex(isBar);
+    const last = row.length - 1 - [...row].reverse().findIndex(isBar);
+    expect(last - first).toBeGreaterThan(60);
+    const near = (p: number[], i: number) => Math.max(...p.map((v, c) => Math.abs(v - lut[i * 3 + c]!)));
+    expect(near(row[first + 2]!, 0)).toBeLessThan(30);
+    expect(near(row[last - 2]!, 255)).toBeLessThan(30);
+    // Caption: dark glyph pixels in each wrapped line's band.
+    for (let l = 0; l < g.captionLines.length; l++) {
+      let dark = 0;
+      for (let yy = g.footerTop + 30 + l * 15; yy < g.footerTop + 30 + (l + 1) * 15; yy++) for (let x = 0; x < info.width; x++) if (pixel(x, yy)[0]! < 100) dark++;
+      expect(dark, `caption line ${l}`).toBeGreaterThan(30);
+    }
+  });
+
+  it('the SVG sheet has the same layout: tiles as embedded PNGs, text and colour bar as vectors, size in inches', async () => {
+    const { svg, geometry } = await renderSheetSvg(tiles, options);
+    const { geometry: pngGeometry } = await renderSheet(tiles, options);
+    expect(geometry).toEqual(pngGeometry);
+    expect(svg).toContain(`viewBox="0 0 ${geometry.width} ${geometry.height}"`);
+    expect(svg).toContain(`width="${(geometry.width / 150).toFixed(3)}in"`);
+    expect(svg).not.toContain('<text');
+    const embedded = [...svg.matchAll(/href="data:image\/png;base64,([^"]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64'));
+    expect(embedded).toHaveLength(4);
+    const decoded = await sharp(embedded[3]!).raw().toBuffer();
+    expect(decoded.equals(Buffer.from(tiles[3]!.image.data))).toBe(true);
+  });
+
+  it('an animation holds every frame in order', async () => {
+    const frames = [0, 1, 2].map((v) => renderTile(new Float32Array(8 * 8).fill(v), 8, 8, 1, { low: 0, high: 2 }, 'gray'));
+    const webp = await encodeAnimation(frames);
+    const meta = await sharp(webp, { animated: true }).metadata();
+    expect([meta.pages, meta.pageHeight, meta.delay]).toEqual([3, 8, [120, 120, 1000]]);
+    const middle = await sharp(webp, { page: 1 }).raw().toBuffer();
+    expect(middle[0]).toBe(128);
+    expect(recordInterval(20)).toBe(1);
+    expect(recordInterval(100)).toBe(5);
   });
 });

@@ -5,6 +5,8 @@ export interface AscentParams {
   steps: number;
   step: number;
   normalize: GradientNormalization;
+  /** Keep a copy of the batch every this many steps (for animations); 0 or absent keeps none. */
+  recordEvery?: number;
 }
 
 export interface AscentResult {
@@ -18,6 +20,10 @@ export interface AscentResult {
    * this input). No gradient method can move them; reports say so instead of showing noise as a result.
    */
   dead: boolean[];
+  /** Objective per image at every step, then after the last: steps + 1 values, start to end. */
+  curves: number[][];
+  /** With recordEvery: the batch's data before step 0 and every recordEvery steps, and at the end. */
+  frames?: Float32Array[];
 }
 
 export type StepListener = (step: number, values: Float32Array) => void;
@@ -33,6 +39,9 @@ export async function ascend(
   let start: Float32Array | undefined;
   const pixels = image.height * image.width * image.channels;
   const dead = Array.from({ length: image.n }, () => params.steps > 0);
+  const curves: number[][] = Array.from({ length: image.n }, () => []);
+  const every = params.recordEvery ?? 0;
+  const frames: Float32Array[] | undefined = every > 0 ? [Float32Array.from(image.data)] : undefined;
   for (let i = 0; i < params.steps; i++) {
     const { values, gradient } = await engine.gradient(image, objective, params.normalize);
     start ??= values;
@@ -47,8 +56,12 @@ export async function ascend(
     }
     const x = image.data;
     for (let j = 0; j < x.length; j++) x[j]! += params.step * gradient[j]!;
+    for (let b = 0; b < image.n; b++) curves[b]!.push(values[b]!);
+    if (frames && (i + 1) % every === 0 && i + 1 < params.steps) frames.push(Float32Array.from(x));
     onStep?.(i + 1, values);
   }
   const end = await engine.evaluate(image, objective);
-  return { image, start: start ?? end, end, dead };
+  for (let b = 0; b < image.n; b++) curves[b]!.push(end[b]!);
+  if (frames && params.steps > 0) frames.push(Float32Array.from(image.data));
+  return { image, start: start ?? end, end, dead, curves, ...(frames ? { frames } : {}) };
 }

@@ -24,6 +24,8 @@ export interface DreamOptions {
   /** The model's pooling factor: gradient inputs are padded to multiples of it. */
   divisor: number;
   seed: number;
+  /** Keep a copy of the image every this many steps (for animations); 0 or absent keeps none. */
+  recordEvery?: number;
 }
 
 export interface DreamProgress {
@@ -41,11 +43,15 @@ export interface OctaveRecord {
   /** Objective at the octave's first step and after its last. */
   start: number;
   end: number;
+  /** Objective at every step (jittered, as ascended), then after the last. */
+  curve: number[];
 }
 
 export interface DreamResult {
   image: Plane;
   octaves: OctaveRecord[];
+  /** With recordEvery: the image at the recorded steps of every octave (sizes grow by octave). */
+  frames?: Plane[];
 }
 
 export function validateDreamOptions(o: DreamOptions): void {
@@ -95,26 +101,32 @@ export async function dream(engine: Engine, input: Plane, options: DreamOptions,
   // A copy: the ascent writes into `image`, and shrunkOriginal must stay the undreamed reference.
   let image: Plane = { ...shrunkOriginal, data: Float32Array.from(shrunkOriginal.data) };
   const records: OctaveRecord[] = [];
+  const every = options.recordEvery ?? 0;
+  const frames: Plane[] | undefined = every > 0 ? [{ ...image, data: Float32Array.from(image.data) }] : undefined;
   for (let o = 0; o < sizes.length; o++) {
     const { width, height } = sizes[o]!;
     if (o > 0) image = resize(image, width, height);
     let start = NaN;
+    const curve: number[] = [];
     for (let s = 0; s < options.steps; s++) {
       const jx = options.jitter > 0 ? rng.int(2 * options.jitter + 1) - options.jitter : 0;
       const jy = options.jitter > 0 ? rng.int(2 * options.jitter + 1) - options.jitter : 0;
       const { value, gradient } = await jitteredGradient(engine, image, options, jx, jy, tiles);
       if (s === 0) start = value;
       for (let i = 0; i < image.data.length; i++) image.data[i]! += options.step * gradient[i]!;
+      curve.push(value);
+      if (frames && (s + 1) % every === 0) frames.push({ ...image, data: Float32Array.from(image.data) });
       onProgress?.({ octave: o + 1, octaves: sizes.length, step: s + 1, steps: options.steps, objective: value });
     }
     // Forward passes only: the octave's final objective needs no gradient.
     const end = options.steps > 0 ? await tiledValue(engine, padToDivisor(image, options.divisor), options.objective, tiles) : NaN;
-    records.push({ octave: o + 1, width, height, start: options.steps > 0 ? start : NaN, end });
+    if (options.steps > 0) curve.push(end);
+    records.push({ octave: o + 1, width, height, start: options.steps > 0 ? start : NaN, end, curve });
     // Re-inject the detail that downscaling removed, so the result keeps the original's sharpness.
     const upscaledShrunk = resize(shrunkOriginal, width, height);
     const sameSize = resize(input, width, height);
     for (let i = 0; i < image.data.length; i++) image.data[i]! += sameSize.data[i]! - upscaledShrunk.data[i]!;
     shrunkOriginal = sameSize;
   }
-  return { image, octaves: records };
+  return { image, octaves: records, ...(frames ? { frames } : {}) };
 }

@@ -23,6 +23,8 @@ export interface VisualizeOptions {
   seed: number;
   /** Filters optimised together per engine call. */
   batch: number;
+  /** Record each filter's image every this many steps, for animations (0: none). */
+  recordEvery?: number;
 }
 
 export interface FilterResult {
@@ -33,6 +35,10 @@ export interface FilterResult {
   dead: boolean;
   /** The final image, height x width x channels. */
   image: Float32Array;
+  /** Objective at every step, then after the last (steps + 1 values). */
+  curve: number[];
+  /** With recordEvery: this filter's image at the recorded steps, first to last. */
+  frames?: Float32Array[];
 }
 
 export interface VisualizeProgress {
@@ -100,6 +106,8 @@ export async function runFilterJob(engine: Engine, channels: number, options: Jo
     activation: { start: out.start[i]!, end: out.end[i]! },
     dead: out.dead[i]!,
     image: out.image.data.slice(i * pixels, (i + 1) * pixels),
+    curve: out.curves[i]!,
+    ...(out.frames ? { frames: out.frames.map((f) => f.slice(i * pixels, (i + 1) * pixels)) } : {}),
   }));
 }
 

@@ -16,6 +16,7 @@ import { convertCommand } from './commands/convert.js';
 import { mergeCommand } from './commands/merge.js';
 import { queueCommand } from './commands/queue.js';
 import { workerCommand } from './commands/worker.js';
+import { reportCommand } from './commands/report.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -35,7 +36,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(mergeCommand)
       .command(queueCommand)
       .command(workerCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, merge, queue, worker')
+      .command(reportCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, report, inspect, convert, train, eval, merge, queue, worker')
       .strict()
       .help()
       .version()

@@ -35,5 +35,5 @@ export async function runPipeline(pipeline: ValidatedPipeline, options: RunOptio
   } finally {
     ctx.engine.dispose();
   }
-  return ctx.writeManifest(output);
+  return ctx.finish(output);
 }

@@ -14,6 +14,7 @@ import { ensureWritableDir } from '../io/atomic.js';
 import { loadModel, type LoadedModel } from '../model/load.js';
 import { modelChannels } from '../model/introspect.js';
 import { sizeMultiple } from '../model/input-size.js';
+import { buildReport } from '../report/build.js';
 import { packageVersions, writeManifest, type Manifest } from './manifest.js';
 import type { ModeOutput } from './mode.js';
 import type { ModelStage } from './stages.js';
@@ -40,6 +41,8 @@ export interface RunContext extends EngineContext {
   manifest(output: ModeOutput): Manifest;
   /** Writes the manifest; writes are queued, so the file always holds the latest complete one. */
   writeManifest(output: ModeOutput): Promise<Manifest>;
+  /** Ends the run: the final manifest, then OUT/index.html built from it, whatever the mode. */
+  finish(output: ModeOutput): Promise<Manifest>;
 }
 
 export interface OpenRunOptions {
@@ -98,6 +101,12 @@ export async function openRun(options: OpenRunOptions): Promise<RunContext> {
     ...output.extra,
   });
   let writing: Promise<unknown> = Promise.resolve();
+  const writeManifestQueued = (output: ModeOutput): Promise<Manifest> => {
+    const m = manifest(output);
+    const done = writing.then(() => writeManifest(options.out, m)).then(() => m);
+    writing = done.catch(() => undefined);
+    return done;
+  };
   return {
     loaded,
     engine,
@@ -115,11 +124,11 @@ export async function openRun(options: OpenRunOptions): Promise<RunContext> {
       threads: model.threads ?? Math.max(1, Math.floor(cores / poolSize)),
     }),
     manifest,
-    writeManifest(output) {
-      const m = manifest(output);
-      const done = writing.then(() => writeManifest(options.out, m)).then(() => m);
-      writing = done.catch(() => undefined);
-      return done;
+    writeManifest: writeManifestQueued,
+    async finish(output) {
+      const m = await writeManifestQueued(output);
+      await buildReport(options.out);
+      return m;
     },
   };
 }

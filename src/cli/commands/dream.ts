@@ -24,6 +24,7 @@ interface DreamArgs extends CommonArgs {
   axis?: string;
   volume?: number;
   include?: string;
+  animate?: boolean;
 }
 
 /** Config paths the dream flags set: messages about them name the flag. */
@@ -46,6 +47,7 @@ const FLAGS: Readonly<Record<string, string>> = Object.freeze({
   'ascend.halo': '--halo',
   'ascend.color': '--color',
   'write.format': '--format',
+  'write.animate': '--animate',
 });
 
 function parseWindow(text: string): [number, number] {
@@ -77,7 +79,8 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
       .option('format', { choices: OUTPUT_FORMATS, describe: 'output format (default: MR inputs keep theirs, photos PNG)' })
       .option('axis', { choices: ['x', 'y', 'z'], describe: 'NIfTI slicing axis' })
       .option('volume', { type: 'number', describe: 'NIfTI 4-D volume index' })
-      .option('include', { type: 'string', describe: 'glob filter for folders, e.g. "*.dcm"' }) as unknown as Argv<DreamArgs>,
+      .option('include', { type: 'string', describe: 'glob filter for folders, e.g. "*.dcm"' })
+      .option('animate', { type: 'boolean', describe: 'also write an animated WebP of each dream (first slice)' }) as unknown as Argv<DreamArgs>,
   handler: async (args) => {
     // Only what the user set: the dream schema holds every default.
     await validateAndRun(
@@ -98,7 +101,7 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
           halo: args.halo,
           color: args.color,
         }),
-        write: defined({ out: args.out, format: args.format }),
+        write: defined({ out: args.out, format: args.format, animate: args.animate }),
       },
       args,
       'dream',

@@ -23,6 +23,8 @@ interface FiltersArgs extends CommonArgs {
   'gradient-normalize'?: string;
   columns?: number;
   tiles?: boolean;
+  format?: string;
+  animate?: boolean;
 }
 
 const { seed, ascend, render, tile } = filtersStages;
@@ -40,10 +42,12 @@ function filtersBuilder(yargs: Argv) {
     .option('batch', { type: 'number', describe: withDefault('filters optimised together, one per batch image (1 is as fast per image as larger batches here, and leanest)', ascend, 'batch') })
     .option('workers', { type: 'number', describe: 'worker threads, one engine each (default: 1 on ONNX Runtime, which threads inside, else the number of cores)' })
     .option('colormap', { type: 'string', describe: withDefault(COLORMAPS.join(' | '), render, 'colormap') })
-    .option('normalize', { type: 'string', describe: withDefault('tile | sheet: min-max per tile or one window per sheet', render, 'normalize') })
+    .option('normalize', { type: 'string', describe: withDefault('tile | sheet | p1-99: min-max per tile, one window per sheet, or 1st-99th percentiles per tile', render, 'normalize') })
     .option('gradient-normalize', { type: 'string', describe: `${GRADIENT_NORMALIZATIONS.join(' | ')} (default: the recipe's, ${recipe.normalize})` })
     .option('columns', { type: 'number', describe: withDefault('tiles per row', tile, 'columns') })
-    .option('tiles', { type: 'boolean', describe: 'also write every tile as its own PNG' });
+    .option('tiles', { type: 'boolean', describe: 'also write every tile as its own PNG' })
+    .option('format', { choices: ['png', 'svg'], describe: withDefault('sheets as PNG, or PNG plus a vector SVG', render, 'format') })
+    .option('animate', { type: 'boolean', describe: "also write an animated WebP of each filter's ascent" });
 }
 
 /** Config paths the filters flags set: messages about them name the flag. */
@@ -61,8 +65,10 @@ const FLAGS: Readonly<Record<string, string>> = Object.freeze({
   'ascend.workers': '--workers',
   'render.colormap': '--colormap',
   'render.normalize': '--normalize',
+  'render.format': '--format',
   'tile.columns': '--columns',
   'write.tiles': '--tiles',
+  'write.animate': '--animate',
 });
 
 /** The pipeline the flags describe: only what the user set; the schema fills in the rest. */
@@ -81,9 +87,9 @@ function filtersConfig(args: FiltersArgs) {
       batch: args.batch,
       workers: args.workers,
     }),
-    render: defined({ colormap: args.colormap, normalize: args.normalize }),
+    render: defined({ colormap: args.colormap, normalize: args.normalize, format: args.format }),
     tile: defined({ columns: args.columns }),
-    write: defined({ out: args.out, tiles: args.tiles }),
+    write: defined({ out: args.out, tiles: args.tiles, animate: args.animate }),
   };
 }
 

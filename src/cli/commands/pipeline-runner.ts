@@ -1,4 +1,5 @@
 /** Shared tail of the commands that run a pipeline: validate once, run with a reporter, print the summary. */
+import path from 'node:path';
 import { UsageError, renameOption } from '../../errors.js';
 import { runPipeline } from '../../pipeline/run.js';
 import { validatePipeline, type Locate } from '../../pipeline/validate.js';
@@ -51,6 +52,11 @@ export async function validateAndRun(raw: unknown, args: { json: boolean; verbos
   }
   if (controller.signal.aborted) outcome.exitCode = 130;
   if ((manifest.results as { error?: string }[]).some((r) => r.error)) outcome.exitCode = 1;
-  process.stdout.write(args.json ? `${JSON.stringify(manifest, null, 2)}\n` : `${pipeline.mode.summarize(manifest, pipeline.config)}\n`);
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
+  } else {
+    // The report's path last, so a reader finds the one page to open.
+    process.stdout.write(`${pipeline.mode.summarize(manifest, pipeline.config)}\nreport: ${path.join(pipeline.config.write.out, 'index.html')}\n`);
+  }
   return manifest;
 }

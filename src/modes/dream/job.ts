@@ -6,15 +6,18 @@ import path from 'node:path';
 import { mergeLuminance, splitLuminance } from '../../ascent/color.js';
 import { dream, type OctaveRecord } from '../../ascent/dream.js';
 import { buildObjective, parseObjectiveTerms } from '../../ascent/objective-spec.js';
-import type { Plane } from '../../ascent/resample.js';
+import { resize, type Plane } from '../../ascent/resample.js';
 import type { GradientNormalization, Objective } from '../../engine/engine.js';
 import { InputError, UsageError } from '../../errors.js';
 import { createImage, withData, type RawImage } from '../../io/image.js';
 import type { InputSpec } from '../../io/input-spec.js';
 import { percentileWindow, unwindow } from '../../io/intensity.js';
+import { ensureWritableDir, writeFileAtomic } from '../../io/atomic.js';
 import { EXTENSIONS, baseName, keptFormat } from '../../io/naming.js';
 import { readImages } from '../../io/read.js';
 import { writeImage, writeImages, type WriteFormat } from '../../io/write.js';
+import { encodeAnimation, recordInterval } from '../../render/animate.js';
+import { percentileWindow as displayWindow, renderTile } from '../../render/tile.js';
 import type { EngineContext } from '../../run/context.js';
 import type { JobRunner } from '../../run/jobs.js';
 import type { DreamConfig, OutputFormatName } from './schema.js';
@@ -26,6 +29,8 @@ export interface DreamRecord {
   slices?: number;
   octaves?: OctaveRecord[];
   window?: { low: number; high: number };
+  /** Animated WebP of the dream (first slice), with write.animate. */
+  animation?: string;
   error?: string;
 }
 
@@ -63,6 +68,7 @@ async function dreamOne(ctx: EngineContext, objective: Objective, spec: InputSpe
     const outputs: RawImage[] = [];
     let octaves: OctaveRecord[] = [];
     let window = { low: 0, high: 0 };
+    let frames: Plane[] | undefined;
     const options = {
       objective,
       octaves: ascend.octaves,
@@ -81,8 +87,10 @@ async function dreamOne(ctx: EngineContext, objective: Objective, spec: InputSpe
         // The window is the plane's own percentiles; the dream runs in [0, 1] and is mapped back to source units.
         const windowed = percentileWindow(createImage(plane.width, plane.height, plane.channels, plane.data), { low: seed.window[0], high: seed.window[1], clip: false });
         window = { low: windowed.window.low, high: windowed.window.high };
-        const result = await dream(ctx.engine, { ...plane, data: windowed.image.data }, options, (p) => onProgress({ ...p, slice: i + 1, slices: images.length }));
+        const recordEvery = write.animate && i === 0 ? recordInterval(ascend.steps * ascend.octaves) : 0;
+        const result = await dream(ctx.engine, { ...plane, data: windowed.image.data }, { ...options, recordEvery }, (p) => onProgress({ ...p, slice: i + 1, slices: images.length }));
         octaves = result.octaves;
+        frames ??= result.frames;
         const restored = unwindow(createImage(plane.width, plane.height, plane.channels, result.image.data), windowed.window);
         return { ...result.image, data: restored.data };
       });
@@ -103,11 +111,24 @@ async function dreamOne(ctx: EngineContext, objective: Objective, spec: InputSpe
         written.push(file);
       }
     }
-    return { input: spec.text, outputs: written.map((f) => path.relative(write.out, f)), slices: outputs.length, octaves, window };
+    const animation = frames?.length ? await writeDreamAnimation(frames, write.out, base) : undefined;
+    return { input: spec.text, outputs: written.map((f) => path.relative(write.out, f)), slices: outputs.length, octaves, window, ...(animation ? { animation } : {}) };
   } catch (err) {
     if (!(err instanceof InputError) && !(err instanceof UsageError)) throw err;
     return { input: spec.text, error: err.message };
   }
+}
+
+/** Frames (octaves grow) resized to the last frame's size, grey, one window: the final frame's 1st-99th percentiles. */
+async function writeDreamAnimation(frames: Plane[], out: string, base: string): Promise<string> {
+  const last = frames[frames.length - 1]!;
+  const luma = (p: Plane) => (p.channels === 1 ? p : splitLuminance(p).luma);
+  const sized = frames.map((f) => luma(f.width === last.width && f.height === last.height ? f : resize(f, last.width, last.height)));
+  const window = displayWindow(1, 99, sized[sized.length - 1]!.data);
+  const file = path.join('animations', `${base}.webp`);
+  await ensureWritableDir(path.join(out, 'animations'));
+  await writeFileAtomic(path.join(out, file), await encodeAnimation(sized.map((f) => renderTile(f.data, f.width, f.height, 1, window, 'gray'))));
+  return file;
 }
 
 /**

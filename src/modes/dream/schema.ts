@@ -49,6 +49,8 @@ export const dreamStages = {
       out: z.string().min(1).default('outputs/dream'),
       /** Default: MR inputs keep their format, photos PNG. */
       format: z.enum(OUTPUT_FORMATS).optional(),
+      /** Also write an animated WebP of each dream's ascent (first slice). */
+      animate: z.boolean().default(false),
     })
     .strict(),
 };

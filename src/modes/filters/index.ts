@@ -12,8 +12,9 @@ import type { GradientNormalization } from '../../engine/engine.js';
 import { ensureWritableDir, writeFileAtomic } from '../../io/atomic.js';
 import { inputShapeOf } from '../../model/resize.js';
 import { SEED_LAYERS } from '../../model/unet.js';
-import { encodePng, renderSheet } from '../../render/sheet.js';
-import { minMaxWindow, renderTile, type RgbImage, type Window } from '../../render/tile.js';
+import { encodeAnimation, recordInterval } from '../../render/animate.js';
+import { encodePng, renderSheet, renderSheetSvg } from '../../render/sheet.js';
+import { WINDOW_MODES, renderTile, type RgbImage } from '../../render/tile.js';
 import type { LayersModel } from '../../tf.js';
 import { jobModule, runJobs } from '../../run/jobs.js';
 import { defineMode } from '../../run/mode.js';
@@ -79,6 +80,7 @@ export const filtersMode = defineMode<FiltersConfig>({
       step: c.ascend.step,
       normalize: c.ascend.normalize,
       seed: c.seed.seed,
+      recordEvery: c.write.animate ? recordInterval(c.ascend.steps) : 0,
     };
     const progress = (j: FilterJob, step: number) => ctx.emit({ type: 'progress', done, total, label: `${j.layer} step ${step}/${c.ascend.steps}` });
     const perJob = await runJobs(ctx, {
@@ -104,21 +106,49 @@ export const filtersMode = defineMode<FiltersConfig>({
   },
 });
 
-/** render + tile + write: one contact sheet per layer, optionally every tile on its own. */
+/**
+ * render + tile + write: one contact sheet per layer (with a colour bar and a caption saying what the
+ * numbers are, optionally an SVG twin), optionally every tile on its own and an animation per filter.
+ */
 async function renderSheets(out: string, results: FilterResult[], c: ReturnType<typeof resolve>, channels: number, trained: boolean): Promise<FilterRecord[]> {
   const size = c.seed.size;
   const records: FilterRecord[] = [];
+  const windowMode = WINDOW_MODES[c.render.normalize]!;
   for (const [layer, group] of groupByLayer(results)) {
-    const sheetWindow: Window | undefined = c.render.normalize === 'sheet' ? minMaxWindow(...group.map((r) => r.image)) : undefined;
-    const tiles: RgbImage[] = group.map((r) => renderTile(r.image, size, size, channels, sheetWindow ?? minMaxWindow(r.image), c.render.colormap));
+    const images = group.map((r) => r.image);
+    const windows = group.map((_, i) => windowMode.window(images, i));
+    const tiles: RgbImage[] = group.map((r, i) => renderTile(r.image, size, size, channels, windows[i]!, c.render.colormap));
     const file = `${layer}.png`;
-    const { png } = await renderSheet(
-      tiles.map((image, i) => ({ image, label: `#${group[i]!.filter}  ${group[i]!.dead ? 'dead' : formatActivation(group[i]!.activation.end)}` })),
-      { title: layer, subtitle: trained ? undefined : 'untrained weights', columns: c.tile.columns },
-    );
+    const low = Math.min(...windows.map((w) => w.low));
+    const high = Math.max(...windows.map((w) => w.high));
+    const sheetOptions = {
+      title: layer,
+      subtitle: trained ? undefined : 'untrained weights',
+      columns: c.tile.columns,
+      colorbar: {
+        colormap: channels === 1 ? c.render.colormap : 'gray',
+        low: windowMode.sheet ? formatActivation(low) : windowMode.ends![0],
+        high: windowMode.sheet ? formatActivation(high) : windowMode.ends![1],
+        label: windowMode.sheet ? 'input value' : `input value (all tiles: ${formatActivation(low)} to ${formatActivation(high)})`,
+      },
+      caption: `Under each tile: #filter index, then the filter's mean activation (the objective) after ${c.ascend.steps} ascent steps from ${c.init}; "dead": the filter had no gradient. Colour: ${c.render.colormap}, ${windowMode.describe}.`,
+    };
+    const sheetTiles = tiles.map((image, i) => ({ image, label: `#${group[i]!.filter}  ${group[i]!.dead ? 'dead' : formatActivation(group[i]!.activation.end)}` }));
+    const { png, geometry } = await renderSheet(sheetTiles, sheetOptions);
     await writeFileAtomic(path.join(out, file), png);
+    const vector = c.render.format === 'svg' ? `${layer}.svg` : undefined;
+    if (vector) await writeFileAtomic(path.join(out, vector), (await renderSheetSvg(sheetTiles, sheetOptions)).svg);
     for (const [i, r] of group.entries()) {
-      const record: FilterRecord = { layer, filter: r.filter, activation: r.activation, file };
+      const { x, y } = geometry.origins[i]!;
+      const record: FilterRecord = {
+        layer,
+        filter: r.filter,
+        activation: r.activation,
+        file,
+        rect: { x, y, width: geometry.tileWidth, height: geometry.tileHeight },
+        curve: r.curve.map((v) => Number(v.toPrecision(6))),
+      };
+      if (vector) record.vector = vector;
       if (r.dead) record.dead = true;
       const stripes = channels === 1 ? stripeEnergy(r.image, size, size) : undefined;
       if (stripes) record.stripes = { alongX: Number(stripes.alongX.toFixed(4)), alongY: Number(stripes.alongY.toFixed(4)) };
@@ -126,6 +156,13 @@ async function renderSheets(out: string, results: FilterResult[], c: ReturnType<
         record.tile = path.join('tiles', `${layer}-${r.filter}.png`);
         await ensureWritableDir(path.join(out, 'tiles'));
         await writeFileAtomic(path.join(out, record.tile), await encodePng(tiles[i]!));
+      }
+      if (r.frames) {
+        // Each frame in the sheet's window mode, so early noise is not washed out by the final range.
+        const frames = r.frames.map((f) => renderTile(f, size, size, channels, windowMode.sheet ? windows[i]! : windowMode.window([f], 0), c.render.colormap));
+        record.animation = path.join('animations', `${layer}-${r.filter}.webp`);
+        await ensureWritableDir(path.join(out, 'animations'));
+        await writeFileAtomic(path.join(out, record.animation), await encodeAnimation(frames));
       }
       records.push(record);
     }

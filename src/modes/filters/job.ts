@@ -14,6 +14,8 @@ export interface FilterJobConfig {
   step: number;
   normalize: GradientNormalization;
   seed: number;
+  /** Record each filter's image every this many steps, for animations (0: none). */
+  recordEvery: number;
 }
 
 /** Progress of a job: the step it finished. */
@@ -26,5 +28,5 @@ export async function createJobRunner(ctx: EngineContext, config: FilterJobConfi
 }
 
 export function transferList(results: FilterResult[]): ArrayBuffer[] {
-  return results.map((r) => r.image.buffer as ArrayBuffer);
+  return results.flatMap((r) => [r.image.buffer as ArrayBuffer, ...(r.frames ?? []).map((f) => f.buffer as ArrayBuffer)]);
 }

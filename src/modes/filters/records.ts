@@ -13,6 +13,14 @@ export interface FilterRecord {
   file: string;
   /** This filter's own PNG, with `write.tiles`. */
   tile?: string;
+  /** Where the filter's tile sits in the sheet, in the sheet's pixels. */
+  rect?: { x: number; y: number; width: number; height: number };
+  /** Objective (mean activation) at every ascent step, then after the last: steps + 1 values. */
+  curve?: number[];
+  /** The layer's sheet as SVG, with render.format svg. */
+  vector?: string;
+  /** Animated WebP of the ascent, with write.animate. */
+  animation?: string;
 }
 
 export interface LayerSummary {

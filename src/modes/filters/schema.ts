@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { GRADIENT_NORMALIZATIONS } from '../../engine/engine.js';
 import { COLORMAPS } from '../../render/colormap.js';
+import { WINDOW_MODE_NAMES } from '../../render/tile.js';
 import { modelStage, positiveInt } from '../../run/stages.js';
 
 export const filtersStages = {
@@ -41,8 +42,10 @@ export const filtersStages = {
   render: z
     .object({
       colormap: z.enum(COLORMAPS as [string, ...string[]]).default('viridis'),
-      /** Min-max per tile (each filter's own contrast, like matplotlib's imshow) or one window per sheet. */
-      normalize: z.enum(['tile', 'sheet']).default('tile'),
+      /** Min-max per tile (each filter's own contrast, like matplotlib's imshow), one window per sheet, or per-tile 1st-99th percentiles. */
+      normalize: z.enum(WINDOW_MODE_NAMES as [string, ...string[]]).default('tile'),
+      /** Sheets as PNG, or PNG plus a vector SVG (text and colour bar as paths, tiles embedded). */
+      format: z.enum(['png', 'svg']).default('png'),
     })
     .strict(),
   tile: z.object({ columns: positiveInt.default(8) }).strict(),
@@ -51,6 +54,8 @@ export const filtersStages = {
       out: z.string().min(1).default('outputs/filters'),
       /** Also write each tile as its own PNG. */
       tiles: z.boolean().default(false),
+      /** Also write an animated WebP of each filter's ascent. */
+      animate: z.boolean().default(false),
     })
     .strict(),
 };
