@@ -13,6 +13,8 @@ import { dreamCommand } from './commands/dream.js';
 import { inspectCommand } from './commands/inspect.js';
 import { batchCommand } from './commands/batch.js';
 import { convertCommand } from './commands/convert.js';
+import { dissectCommand } from './commands/dissect.js';
+import { ablateCommand } from './commands/ablate.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -29,7 +31,9 @@ export async function main(argv: string[]): Promise<number> {
       .command(inspectCommand)
       .command(batchCommand)
       .command(convertCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval')
+      .command(dissectCommand)
+      .command(ablateCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, dissect, ablate')
       .strict()
       .help()
       .version()
