@@ -15,6 +15,7 @@ import { batchCommand } from './commands/batch.js';
 import { convertCommand } from './commands/convert.js';
 import { dissectCommand } from './commands/dissect.js';
 import { ablateCommand } from './commands/ablate.js';
+import { pruneCommand } from './commands/prune.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -33,7 +34,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(convertCommand)
       .command(dissectCommand)
       .command(ablateCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, dissect, ablate')
+      .command(pruneCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, dissect, ablate, prune')
       .strict()
       .help()
       .version()

@@ -170,7 +170,8 @@ export async function dissect(model: LayersModel, pairs: PairSet, config: Dissec
         sides.set(layer, h);
         let units = state.get(layer);
         if (!units) {
-          const k = Math.max(1, Math.ceil((1 - cfg.quantile) * n * h * w));
+          // round, not ceil: (1 - 0.995) * 12800 is 64.00000000000001 in floating point.
+          const k = Math.max(1, Math.round((1 - cfg.quantile) * n * h * w));
           units = Array.from({ length: channels }, () => ({ top: new TopK(k), max: -Infinity, threshold: 0, interA: 0, unionA: 0, interE: 0, unionE: 0, bestImage: -1, bestImageIoU: 0 }));
           state.set(layer, units);
         }
