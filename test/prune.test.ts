@@ -11,6 +11,7 @@ import { ForwardRunner } from '../src/dissect/forward-graph.js';
 import { createOnnxEngine } from '../src/engine/onnx/index.js';
 import { TfjsEngine } from '../src/engine/tfjs-engine.js';
 import { buildUNet } from '../src/model/unet.js';
+import { trainUNet } from '../src/train/train.js';
 import { DEAD_FILTER, plantedModel, plantedPairs, SIZE } from './dissect-helpers.js';
 import { tempDir } from './helpers.js';
 
@@ -102,6 +103,23 @@ describe('pruning surgery', () => {
     await expect(pruneFilters(model, { c3: [0, 1, 2] })).rejects.toThrow('cannot remove all 3 filters of layer c3');
     await expect(pruneFilters(model, { c2: [4] })).rejects.toThrow('filter 4 is out of range for layer c2 (0-3)');
     expect(prunableLayers(buildUNet({ size: 32 }))).not.toContain('final_conv1');
+  });
+});
+
+describe('train --init', () => {
+  it('fine-tunes a pruned model and keeps its smaller shapes', async () => {
+    const { model: pruned } = await pruneFilters(plantedModel(), { c1: [3], c2: [DEAD_FILTER.filter] });
+    const init = tempDir();
+    await saveLayersModel(pruned, init);
+    const out = tempDir();
+    const before = pruned.getLayer('c3').getWeights()[0]!.dataSync().slice();
+    const result = await trainUNet({ out, init, steps: 3, batch: 2, size: 16, crop: 16, acceleration: 4, center: 0.08, pattern: 'random', axis: 'x', lr: 1e-3, loss: 'l1', seed: 1, resume: false, checkpointEvery: 10, validateEvery: 10, validationSize: 2, float16: false, residual: true, engine: 'tfjs' });
+    expect(result.steps).toBe(3);
+    const tuned = await loadModel(out);
+    expect(tuned.model.getLayer('c3').getWeights()[0]!.shape).toEqual([3, 3, 6, 3]);
+    expect(countParams(tuned.model)).toBe(countParams(pruned));
+    const after = tuned.model.getLayer('c3').getWeights()[0]!.dataSync();
+    expect(after.some((v, i) => v !== before[i])).toBe(true);
   });
 });
 

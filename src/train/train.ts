@@ -10,6 +10,7 @@ import { UsageError, invalidParameterError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { isPowerOfTwo, type MaskAxis, type MaskPattern } from '../mri/index.js';
 import { buildUNet } from '../model/unet.js';
+import { withInputSize } from '../model/resize.js';
 import { loadLayersModelFromFile, saveLayersModel } from '../model/tfjs-files.js';
 import type { EventSink } from '../pipeline/events.js';
 import { makeBatch, makeCropBatch } from './dataset.js';
@@ -61,6 +62,8 @@ export interface TrainOptions {
   threads?: number;
   /** onnxruntime execution provider for the onnx engine (default cpu). */
   device?: 'cpu' | 'cuda';
+  /** Start from this model (a tfjs model folder or model.json, e.g. a pruned one) instead of a fresh U-Net. */
+  init?: string;
 }
 
 export interface TrainResult {
@@ -76,7 +79,7 @@ export interface TrainResult {
 interface CheckpointState {
   step: number;
   dir: string;
-  options: Omit<TrainOptions, 'resume' | 'out' | 'steps' | 'engine' | 'threads' | 'device'>;
+  options: Omit<TrainOptions, 'resume' | 'out' | 'steps' | 'engine' | 'threads' | 'device' | 'init'>;
   elapsedMs: number;
 }
 
@@ -128,7 +131,7 @@ async function saveCheckpoint(model: LayersModel, optimizerWeights: OptimizerEnt
   });
   await writeFileAtomic(path.join(out, dir, 'optimizer.bin'), new Uint8Array(blob.buffer));
   await writeFileAtomic(path.join(out, dir, 'optimizer.json'), JSON.stringify(index));
-  const { resume: _r, out: _o, steps: _s, engine: _e, threads: _t, device: _d, ...rest } = options;
+  const { resume: _r, out: _o, steps: _s, engine: _e, threads: _t, device: _d, init: _i, ...rest } = options;
   const previous = await readState(out);
   // The state file is written last: a run killed mid-checkpoint resumes from the previous one.
   await writeFileAtomic(path.join(out, STATE_FILE), JSON.stringify({ step, dir, options: rest, elapsedMs } satisfies CheckpointState));
@@ -214,8 +217,13 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
       throw new UsageError(`${options.out} already holds a training run; pass --resume to continue it or choose another --out`);
     }
     await fs.rm(logFile, { force: true });
-    model = buildUNet({ size: null, seed: options.seed });
-    if (options.residual) zeroFinalLayer(model);
+    if (options.init) {
+      const file = options.init.endsWith('.json') ? options.init : path.join(options.init, 'model.json');
+      model = await withInputSize(await loadLayersModelFromFile(file), null, null);
+    } else {
+      model = buildUNet({ size: null, seed: options.seed });
+      if (options.residual) zeroFinalLayer(model);
+    }
     compile(model, options);
   }
 
