@@ -84,12 +84,12 @@ export async function renderDissectSheets(
       const syn = synthetic[k]!.image;
       return {
         image: sideBySide([renderTile(syn, tile, tile, 1, minMaxWindow(syn), 'gray'), renderTile(act, tile, tile, 1, minMaxWindow(act), 'magma'), renderTile(alias, tile, tile, 1, minMaxWindow(alias), 'gray')]),
-        label: `#${u.filter} ${u.label} alias ${u.aliasingIoU.toFixed(3)} edge ${u.edgeIoU.toFixed(3)}`,
+        // Short enough for a 3-panel tile: filter, label, aliasing IoU / edge IoU.
+        label: `#${u.filter} ${u.label} ${u.aliasingIoU.toFixed(3).slice(1)}/${u.edgeIoU.toFixed(3).slice(1)}`,
       };
     });
     const { png } = await renderSheet(tiles, {
       title: `${layer.layer}: top ${shown.length} of ${layer.filters} filters by aliasing IoU`,
-      subtitle: 'synthetic | activation on its best image | that image\'s aliasing',
       columns: 4,
       minTileSize: tile,
     });
