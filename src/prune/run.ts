@@ -31,6 +31,8 @@ export interface PruneRunConfig {
   keep: KeepSpec;
   /** Layers to prune (default: every convolution but the output). */
   layers?: string[];
+  /** Also remove the dead-on-data filters of every other prunable layer. */
+  deadEverywhere?: boolean;
   /** Folder with ablate-<layer>.json files from `unet-dream ablate`; missing layers are ablated now. */
   scores?: string;
   /** Held-out phantoms for dead filters, fresh ablations and the before/after score. */
@@ -101,8 +103,9 @@ export async function runPrune(config: PruneRunConfig, onEvent: EventSink = () =
   await ensureWritableDir(config.out);
   const pairs = heldOutPhantoms(config.n, config.size, config.seed, config.undersampling);
   onEvent({ type: 'info', message: `finding dead filters of ${layers.length} layers on ${pairs.n} held-out phantoms` });
-  const maxima = await filterMaxima(model, pairs, layers, 8, config.threads);
-  const selections: LayerSelection[] = [];
+  const others = config.deadEverywhere ? prunable.filter((l) => !layers.includes(l)) : [];
+  const maxima = await filterMaxima(model, pairs, [...layers, ...others], 8, config.threads);
+  const selections: LayerSelection[] = others.map((l) => selectFilters(l, maxima.get(l)!, 'dead'));
   for (const [i, layer] of layers.entries()) {
     const max = maxima.get(layer)!;
     let scores: ArrayLike<number> | undefined;

@@ -11,6 +11,7 @@ interface PruneArgs extends CommonArgs, UndersamplingArgs {
   keep: string;
   layers?: string;
   scores?: string;
+  'dead-everywhere': boolean;
   n: number;
   size: number;
 }
@@ -22,6 +23,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     withUndersamplingOptions(withCommonOptions(yargs))
       .option('keep', { type: 'string', default: '0.75', describe: "fraction of each layer's filters to keep, or dead (remove only dead-on-data filters)" })
       .option('layers', { type: 'string', describe: 'comma-separated convolution layers to prune (default: all but the output)' })
+      .option('dead-everywhere', { type: 'boolean', default: false, describe: 'also remove the dead-on-data filters of every other layer' })
       .option('scores', { type: 'string', describe: 'folder of ablate-<layer>.json files from `ablate` (layers without one are ablated now)' })
       .option('n', { type: 'number', default: 50, describe: 'held-out phantoms for dead filters, ablation and the before/after score' })
       .option('size', { type: 'number', default: 128, describe: 'image size (power of two)' }) as unknown as Argv<PruneArgs>,
@@ -32,7 +34,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
     const reporter = createReporter(args);
     try {
       const r = await runPrune(
-        { model: args.model, architecture: args.architecture, keep, layers: splitList(args.layers), scores: args.scores, n: args.n, size: args.size, seed: args.seed ?? 12345, undersampling: undersamplingOf(args), out: args.out, threads: args.threads },
+        { model: args.model, architecture: args.architecture, keep, layers: splitList(args.layers), deadEverywhere: args['dead-everywhere'], scores: args.scores, n: args.n, size: args.size, seed: args.seed ?? 12345, undersampling: undersamplingOf(args), out: args.out, threads: args.threads },
         (e) => reporter.onEvent(e),
       );
       reporter.stop();
