@@ -134,3 +134,37 @@ describe('filter selection', () => {
     expect(() => parseKeep('1.5')).toThrow('Expected a fraction in (0, 1]');
   });
 });
+
+describe('dissect, ablate and prune commands', () => {
+  it('run end to end on a small model and write what they say', async () => {
+    const { main } = await import('../src/cli/main.js');
+    const { captureOutput } = await import('./helpers.js');
+    const { readFileSync, existsSync } = await import('node:fs');
+    const modelDir = tempDir();
+    await saveLayersModel(plantedModel(), modelDir, { metadata: { unetDream: { residual: true } } });
+    const out = tempDir();
+    const d = await captureOutput(() => main(['dissect', '--model', modelDir, '--phantoms', '6', '--size', '16', '--out', out, '--sheet-top', '2', '--sheet-steps', '2']));
+    expect(d.result).toBe(0);
+    expect(d.stdout).toMatch(/^6 images; aliasing mask/);
+    expect(d.stdout).toMatch(/\nc2\s+4\s/);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { command: string; layers: { layer: string; counts: { dead: number } }[] };
+    expect(manifest.command).toBe('dissect');
+    expect(manifest.layers.find((l) => l.layer === 'c2')!.counts.dead).toBeGreaterThanOrEqual(1);
+    expect(existsSync(path.join(out, 'dissect-c1.png'))).toBe(true);
+    const a = await captureOutput(() => main(['ablate', '--model', modelDir, '--layers', 'c2', '--n', '4', '--size', '16', '--out', out]));
+    expect(a.result).toBe(0);
+    const ab = JSON.parse(readFileSync(path.join(out, 'ablate-c2.json'), 'utf8')) as { importance: { filter: number; dPsnr: number }[]; residual: boolean };
+    expect(ab.residual).toBe(true);
+    expect(ab.importance[DEAD_FILTER.filter]!.dPsnr).toBe(0);
+    const prunedDir = tempDir();
+    const p = await captureOutput(() => main(['prune', '--model', modelDir, '--keep', '0.5', '--layers', 'c2', '--scores', out, '--n', '4', '--size', '16', '--out', prunedDir]));
+    expect(p.result).toBe(0);
+    expect(p.stdout).toMatch(/c2\s+4 filters,\s+\d+ dead, removed 2/);
+    const pruned = await loadModel(prunedDir);
+    expect(pruned.residual).toBe(true);
+    expect(pruned.model.getLayer('c2').getWeights()[0]!.shape).toEqual([3, 3, 4, 2]);
+    const bad = await captureOutput(() => main(['ablate', '--model', modelDir, '--layers', 'c9', '--out', out]));
+    expect(bad.result).toBe(2);
+    expect(bad.stderr).toMatch(/unknown layer "c9"/);
+  });
+});
