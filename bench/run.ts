@@ -36,6 +36,8 @@ const plan: { section: string; args?: string[] }[] = [
   ...(full ? [{ section: 'batch', args: ['--count=100', '--concurrency=1'] }] : []),
   { section: 'batch', args: ['--concurrency=1'] },
   { section: 'batch', args: [`--concurrency=${cores}`] },
+  { section: 'dissect' },
+  { section: 'ablate' },
 ].filter((p) => !only || only.split(',').includes(p.section));
 
 type Result = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -83,6 +85,11 @@ for (const r of results.filter((x) => x.section === 'dream' && x.seconds !== und
 }
 for (const batch of results.filter((x) => x.section === 'batch' && x.slicesPerMinute)) {
   md.push(`- Batch dream of ${batch.slices} generated 256x256 NIfTI slices (3 octaves x ${quick ? 2 : 10} steps, uconv128 + conv512): ${Object.entries(batch.slicesPerMinute).map(([k, v]) => `${v} slices/min at concurrency ${k.replace('concurrency', '')}`).join(', ')}; peak RSS ${batch.peakRssMb} MB.`);
+}
+for (const r of results.filter((x) => (x.section === 'dissect' || x.section === 'ablate') && x.seconds !== undefined)) {
+  md.push(r.section === 'dissect'
+    ? `- Dissect (every conv filter, ${r.filters} in all, 2 passes) over ${r.images} held-out phantoms 128x128, onnx: ${r.seconds} s; peak RSS ${r.peakRssMb} MB.`
+    : `- Ablate ${r.layer} (${r.filters} filters x ${r.images} held-out phantoms), onnx: ${r.seconds} s; peak RSS ${r.peakRssMb} MB.`);
 }
 for (const r of results.filter((x) => x.error)) md.push(`- ${r.section}: FAILED (${r.error})`);
 

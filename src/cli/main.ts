@@ -13,6 +13,9 @@ import { dreamCommand } from './commands/dream.js';
 import { inspectCommand } from './commands/inspect.js';
 import { batchCommand } from './commands/batch.js';
 import { convertCommand } from './commands/convert.js';
+import { dissectCommand } from './commands/dissect.js';
+import { ablateCommand } from './commands/ablate.js';
+import { pruneCommand } from './commands/prune.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -29,7 +32,10 @@ export async function main(argv: string[]): Promise<number> {
       .command(inspectCommand)
       .command(batchCommand)
       .command(convertCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval')
+      .command(dissectCommand)
+      .command(ablateCommand)
+      .command(pruneCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, dissect, ablate, prune')
       .strict()
       .help()
       .version()
