@@ -37,6 +37,8 @@ const plan: { section: string; args?: string[] }[] = [
   { section: 'batch', args: ['--concurrency=1'] },
   { section: 'batch', args: [`--concurrency=${cores}`] },
   { section: 'queue' },
+  { section: 'dissect' },
+  { section: 'ablate' },
 ].filter((p) => !only || only.split(',').includes(p.section));
 
 type Result = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -94,6 +96,11 @@ if (q?.slicesPerMinute) {
     `- Queue overhead per job (tiny jobs: ${q.slices} 32x32 slices, 1 octave x 1 step): ${q.overheadMsPerJob} ms (queue span ${q.tiny.queueSpanMs} ms vs local batch ${q.tiny.localManifestMs} ms, both including one model load).`,
   );
 } else if (q?.skipped) md.push(`- queue: skipped (${q.skipped})`);
+for (const r of results.filter((x) => (x.section === 'dissect' || x.section === 'ablate') && x.seconds !== undefined)) {
+  md.push(r.section === 'dissect'
+    ? `- Dissect (every conv filter, ${r.filters} in all, 2 passes) over ${r.images} held-out phantoms 128x128, onnx: ${r.seconds} s; peak RSS ${r.peakRssMb} MB.`
+    : `- Ablate ${r.layer} (${r.filters} filters x ${r.images} held-out phantoms), onnx: ${r.seconds} s; peak RSS ${r.peakRssMb} MB.`);
+}
 for (const r of results.filter((x) => x.error)) md.push(`- ${r.section}: FAILED (${r.error})`);
 
 const load = os.loadavg().map((v) => v.toFixed(2)).join(' ');

@@ -285,6 +285,36 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   },
 };
 
+/** Dissection and ablation of the shipped model on held-out phantoms (issue 18). */
+Object.assign(sections, {
+  /** `dissect` over 200 held-out phantoms, every conv layer, without sheets: seconds. */
+  async dissect() {
+    await selectBackend('wasm');
+    const { loadModel } = await import('../src/model/load.js');
+    const { heldOutPhantoms } = await import('../src/dissect/data.js');
+    const { dissect } = await import('../src/dissect/dissect.js');
+    const n = quick ? 16 : 200;
+    const t = performance.now();
+    const model = (await loadModel('builtin')).model;
+    const pairs = heldOutPhantoms(n, 128, 12345, { acceleration: 4, center: 0.08, pattern: 'random', axis: 'x' });
+    const result = await dissect(model, pairs);
+    return { images: n, filters: result.layers.reduce((s, l) => s + l.filters, 0), seconds: Math.round((performance.now() - t) / 100) / 10 };
+  },
+  /** `ablate --layers uconv128 --n 50`: 128 filters x 50 phantoms, seconds. */
+  async ablate() {
+    await selectBackend('wasm');
+    const { loadModel } = await import('../src/model/load.js');
+    const { heldOutPhantoms } = await import('../src/dissect/data.js');
+    const { ablateLayer } = await import('../src/ablate/ablate.js');
+    const n = quick ? 4 : 50;
+    const t = performance.now();
+    const loaded = await loadModel('builtin');
+    const pairs = heldOutPhantoms(n, 128, 12345, { acceleration: 4, center: 0.08, pattern: 'random', axis: 'x' });
+    const r = await ablateLayer(loaded.model, pairs, 'uconv128', { layers: ['uconv128'], residual: loaded.residual });
+    return { layer: 'uconv128', images: n, filters: r.filters, seconds: Math.round((performance.now() - t) / 100) / 10 };
+  },
+});
+
 const run = sections[section];
 if (!run) {
   process.stderr.write(`unknown section "${section}"; sections: ${Object.keys(sections).join(', ')}\n`);

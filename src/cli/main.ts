@@ -17,6 +17,9 @@ import { mergeCommand } from './commands/merge.js';
 import { queueCommand } from './commands/queue.js';
 import { workerCommand } from './commands/worker.js';
 import { reportCommand } from './commands/report.js';
+import { dissectCommand } from './commands/dissect.js';
+import { ablateCommand } from './commands/ablate.js';
+import { pruneCommand } from './commands/prune.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -37,7 +40,10 @@ export async function main(argv: string[]): Promise<number> {
       .command(queueCommand)
       .command(workerCommand)
       .command(reportCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, report, inspect, convert, train, eval, merge, queue, worker')
+      .command(dissectCommand)
+      .command(ablateCommand)
+      .command(pruneCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, report, inspect, convert, train, eval, merge, queue, worker, dissect, ablate, prune')
       .strict()
       .help()
       .version()

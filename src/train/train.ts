@@ -13,6 +13,8 @@ import { UsageError, invalidParameterError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { isPowerOfTwo, type MaskAxis, type MaskPattern } from '../mri/index.js';
 import { checkInputSize, inputSizeMessage } from '../model/input-size.js';
+import { loadModel } from '../model/load.js';
+import { withInputSize } from '../model/resize.js';
 import { loadLayersModelFromFile, saveLayersModel } from '../model/tfjs-files.js';
 import { buildUNet } from '../model/unet.js';
 import type { EventSink } from '../events.js';
@@ -71,6 +73,12 @@ export interface TrainOptions {
    * A resumed run continues its checkpoint's model, so `model` and `resume` together are refused.
    */
   model?: LayersModel;
+  /**
+   * Start a fresh run from this model (a tfjs model folder or model.json, a Keras file, or `builtin`;
+   * e.g. a pruned model) with its weights as they are, instead of a new U-Net: fine-tuning. A resumed
+   * run continues its checkpoint and does not read it. Not together with `model`.
+   */
+  init?: string;
 }
 
 export interface TrainResult {
@@ -84,7 +92,7 @@ export interface TrainResult {
 }
 
 /** The options a checkpoint records: what shaped the weights, not where or how fast they were computed. */
-type RecordedOptions = Omit<TrainOptions, 'resume' | 'out' | 'steps' | 'engine' | 'threads' | 'device' | 'model'>;
+type RecordedOptions = Omit<TrainOptions, 'resume' | 'out' | 'steps' | 'engine' | 'threads' | 'device' | 'model' | 'init'>;
 
 /** The undersampling settings train and eval share: checked before any work. */
 export function validateUndersampling(o: { acceleration: number; center: number; size: number }): void {
@@ -99,12 +107,9 @@ export function validateTrainOptions(o: TrainOptions): void {
   validateUndersampling(o);
   if (!Number.isInteger(o.crop) || o.crop < 16 || o.crop > o.size) throw invalidParameterError('crop', `an integer between 16 and size (${o.size})`, o.crop);
   if (o.model) {
-    // The crops train the model and the full size validates it: both must be sizes it takes.
-    for (const [name, value] of [['crop', o.crop], ['size', o.size]] as const) {
-      const fits = checkInputSize(o.model, value);
-      if (!fits.ok) throw new UsageError(`${name}: ${inputSizeMessage(value, fits)}`);
-    }
-  } else if (o.crop % 8 !== 0) {
+    checkInputSizes(o.model, o);
+  } else if (o.init === undefined && o.crop % 8 !== 0) {
+    // The default U-Net's rule; an init model's own sizes are checked once it is loaded.
     throw invalidParameterError('crop', `a multiple of 8 between 16 and size (${o.size}), as the U-Net takes`, o.crop);
   }
   for (const [name, v] of [['steps', o.steps], ['batch', o.batch], ['checkpointEvery', o.checkpointEvery], ['validateEvery', o.validateEvery], ['validationSize', o.validationSize]] as const) {
@@ -113,7 +118,25 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (!(o.lr > 0)) throw invalidParameterError('lr', 'a positive number', o.lr);
   if (o.loss !== 'l1' && o.loss !== 'mse') throw invalidParameterError('loss', 'l1 or mse', o.loss);
   if (o.model && o.resume) throw new UsageError('model and resume: a resumed run continues the model of its checkpoint; give one or the other');
+  if (o.model && o.init !== undefined) throw new UsageError('model and init: both name the starting network; give one or the other');
+  if (o.init !== undefined && o.init.trim() === '') throw invalidParameterError('init', 'a model folder, model.json or Keras file', JSON.stringify(o.init));
   if (o.model) checkTrainable(o.model, o.residual);
+}
+
+/** The crops train the model and the full size validates it: both must be sizes it takes. */
+function checkInputSizes(model: LayersModel, o: Pick<TrainOptions, 'crop' | 'size'>): void {
+  for (const [name, value] of [['crop', o.crop], ['size', o.size]] as const) {
+    const fits = checkInputSize(model, value);
+    if (!fits.ok) throw new UsageError(`${name}: ${inputSizeMessage(value, fits)}`);
+  }
+}
+
+/** The model a fresh run with `init` starts from: loaded, taking any input size, checked like `model`. */
+async function loadInitModel(options: TrainOptions): Promise<LayersModel> {
+  const model = await withInputSize((await loadModel(options.init)).model, null, null);
+  checkInputSizes(model, options);
+  checkTrainable(model, options.residual);
+  return model;
 }
 
 /** The model maps one image to one image of the same size (and, residual, the same channels). */
@@ -142,7 +165,8 @@ export function zeroFinalLayer(model: LayersModel): void {
 export async function trainUNet(options: TrainOptions, onEvent: EventSink = () => undefined): Promise<TrainResult> {
   validateTrainOptions(options);
   const logFile = path.join(options.out, 'train-log.jsonl');
-  const opened = options.resume ? await openCheckpoint(options, logFile, onEvent) : await startFresh(options, logFile);
+  const initial = options.init !== undefined && !options.resume ? await loadInitModel(options) : undefined;
+  const opened = options.resume ? await openCheckpoint(options, logFile, onEvent) : await startFresh(options, logFile, initial);
   const { model, startStep, elapsedBefore } = opened;
 
   const trainer = await chooseTrainer(model, options, onEvent);
@@ -231,7 +255,7 @@ function validationRecord(v: { zeroFilled: QualityPair; network: QualityPair }):
 }
 
 function recordedOptions(options: TrainOptions): RecordedOptions {
-  const { resume: _r, out: _o, steps: _s, engine: _e, threads: _t, device: _d, model: _m, ...rest } = options;
+  const { resume: _r, out: _o, steps: _s, engine: _e, threads: _t, device: _d, model: _m, init: _i, ...rest } = options;
   return rest;
 }
 
@@ -242,12 +266,14 @@ interface OpenedRun {
   optimizer?: { entries: Awaited<ReturnType<typeof readOptimizer>>; source: string };
 }
 
-async function startFresh(options: TrainOptions, logFile: string): Promise<OpenedRun> {
+/** A new run: from `initial` (the `init` model, its weights kept as they are), `model`, or a new U-Net. */
+async function startFresh(options: TrainOptions, logFile: string, initial?: LayersModel): Promise<OpenedRun> {
   await fs.mkdir(options.out, { recursive: true });
   if (existsSync(path.join(options.out, STATE_FILE))) {
     throw new UsageError(`${options.out} already holds a training run; set resume to continue it or choose another out`);
   }
   await fs.rm(logFile, { force: true });
+  if (initial) return { model: initial, startStep: 0, elapsedBefore: 0 };
   const model = options.model ?? buildUNet({ size: null, seed: options.seed });
   if (options.residual) zeroFinalLayer(model);
   return { model, startStep: 0, elapsedBefore: 0 };

@@ -19,6 +19,7 @@ interface TrainArgs extends CommonArgs, UndersamplingArgs {
   'validation-size': number;
   float16: boolean;
   residual: boolean;
+  init?: string;
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -38,6 +39,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('validate-every', { type: 'number', default: 50, describe: 'steps between validation PSNR measurements' })
       .option('validation-size', { type: 'number', default: 16, describe: 'held-out validation phantoms' })
       .option('residual', { type: 'boolean', default: true, describe: 'learn the aliasing (target - input); reconstruction = input + output' })
+      .option('init', { type: 'string', describe: 'start from this model (folder, model.json or Keras file; e.g. a pruned model) with its weights, instead of a fresh U-Net' })
       .option('float16', { type: 'boolean', default: true, describe: 'store the final weights as float16' }) as unknown as Argv<TrainArgs>,
   handler: async (args) => {
     const options: TrainOptions = {
@@ -61,6 +63,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       engine: args.backend === 'onnx' ? 'onnx' : args.backend === 'auto' ? 'auto' : 'tfjs',
       threads: args.threads,
       device: args.device as TrainOptions['device'],
+      init: args.init,
     };
     const backend = await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const reporter = createReporter(args);
