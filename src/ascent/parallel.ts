@@ -5,6 +5,7 @@ import type { BackendChoice } from '../engine/backend.js';
 import { planVisualization, splitJobs, type FilterJob, type FilterResult, type VisualizeOptions, type VisualizeProgress } from './visualize.js';
 import type { FilterWorkerData } from './filter-worker.js';
 import type { AliasingOptions } from './init.js';
+import { sizeDivisor } from '../model/resize.js';
 
 export interface ParallelOptions {
   /** The --init text and aliasing settings: each worker prepares its own init source from them. */
@@ -36,7 +37,7 @@ export async function visualizeFiltersParallel(
     backend: parallel.backend,
     threads: parallel.threads,
     device: parallel.device,
-    options: { ...rest, init: parallel.init, aliasing: parallel.aliasing },
+    options: { ...rest, divisor: rest.divisor ?? sizeDivisor(model), init: parallel.init, aliasing: parallel.aliasing },
     dieOnceMarker: parallel.dieOnceMarker,
   };
   const entry = new URL(`./filter-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);

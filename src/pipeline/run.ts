@@ -110,8 +110,8 @@ export function dreamConfigOf(pipeline: ValidatedPipeline): DreamConfig {
     volume: c.seed.volume,
     layers: pipeline.layers.join(','),
     objective: c.ascend.objective,
-    octaves: c.ascend.octaves,
-    octaveScale: c.ascend.octaveScale,
+    octaves: c.ascend.octaves ?? 4,
+    octaveScale: c.ascend.octaveScale ?? 1.4,
     steps: pipeline.steps,
     step: pipeline.step,
     normalize: pipeline.normalize,
@@ -165,6 +165,11 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
     normalize: pipeline.normalize,
     seed: config.seed.seed,
     batch: config.ascend.batch,
+    octaves: config.ascend.octaves ?? 1,
+    octaveScale: config.ascend.octaveScale ?? 1.4,
+    spectral: pipeline.spectral,
+    position: config.ascend.neuron ? { y: config.ascend.neuron[0], x: config.ascend.neuron[1] } : undefined,
+    negative: config.ascend.negative || undefined,
   };
   const onProgress = (p: VisualizeProgress) => emit({ type: 'progress', done: p.done, total: p.total, label: `${p.layer} step ${p.step}/${p.steps}` });
   let results: FilterResult[];

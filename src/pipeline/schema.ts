@@ -62,8 +62,31 @@ export const ascendStage = z
     workers: positiveInt.optional(),
     /** Dream: mean or mean-squared activation, octaves, jitter, tiles, colour handling. */
     objective: z.enum(['mean', 'l2']).default('mean'),
-    octaves: positiveInt.default(4),
-    octaveScale: z.number().gt(1).default(1.4),
+    /** Sizes ascended, smallest first (default: dream 4; filters 1, the seed's single size). */
+    octaves: positiveInt.optional(),
+    /** Size ratio between octaves (default 1.4). */
+    octaveScale: z.number().gt(1).optional(),
+    /** Filters: a neuron objective, the unit at [y, x] as fractions of the layer's height and width (0.5 = centre). */
+    neuron: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).optional(),
+    /** Filters: minimise the filter instead of maximising it. */
+    negative: z.boolean().default(false),
+    /** Filters: overrides of a spectral recipe's (lucid's) settings. */
+    lucid: z
+      .object({
+        decay: z.number().min(0),
+        sd: z.number().positive(),
+        pad: z.number().int().min(0),
+        jitter: z.number().int().min(0),
+        scale: z.tuple([z.number().positive(), z.number().positive()]),
+        rotate: z.number().min(0).max(180),
+        rescueSteps: z.number().int().min(0),
+        tv: z.number().min(0),
+        l1: z.number().min(0),
+        blur: z.number().min(0),
+      })
+      .partial()
+      .strict()
+      .optional(),
     jitter: z.number().int().min(0).default(32),
     tile: positiveInt.default(512),
     halo: z.number().int().min(0).default(32),

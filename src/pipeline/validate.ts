@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { UsageError, didYouMean } from '../errors.js';
-import { getRecipe, type Recipe } from '../ascent/recipes.js';
+import { getRecipe, type Recipe, type SpectralSettings } from '../ascent/recipes.js';
 import { parseInit, type InitSpec } from '../ascent/init.js';
 import { parseFilterSelection, type FilterSelection } from '../ascent/filters.js';
 import type { GradientNormalization } from '../engine/engine.js';
@@ -31,6 +31,8 @@ export interface ValidatedPipeline {
   readonly steps: number;
   readonly step: number;
   readonly normalize: GradientNormalization;
+  /** A spectral recipe's settings with the config's `ascend.lucid` overrides; undefined for pixel recipes. */
+  readonly spectral?: SpectralSettings;
 }
 
 function describeValue(value: unknown): string {
@@ -128,8 +130,15 @@ export function validatePipeline(raw: unknown, locate?: Locate): ValidatedPipeli
       if (cfg.seed.inputs) throw new UsageError('seed.inputs is used by ascend.mode dream; to seed filter visualizations from an image use seed.init: image:PATH');
     });
   }
+  const spectral = semantic(['ascend', 'lucid'], () => {
+    if (cfg.ascend.lucid && !recipe?.spectral) {
+      throw new UsageError(`these settings are for a spectral recipe (lucid); recipe ${cfg.ascend.recipe} ascends pixels`);
+    }
+    return recipe?.spectral ? Object.freeze({ ...recipe.spectral, ...cfg.ascend.lucid }) : undefined;
+  });
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return Object.freeze({
+    spectral,
     config: cfg,
     mode: cfg.ascend.mode,
     layers: cfg.ascend.layers ?? (dream ? ['uconv128'] : [...SEED_LAYERS]),

@@ -21,6 +21,14 @@ interface FiltersArgs extends CommonArgs {
   'gradient-normalize'?: string;
   columns?: number;
   tiles?: boolean;
+  octaves?: number;
+  'octave-scale'?: number;
+  neuron?: string;
+  negative?: boolean;
+  rotate?: number;
+  tv?: number;
+  l1?: number;
+  blur?: number;
 }
 
 export function filtersBuilder(yargs: Argv) {
@@ -38,7 +46,15 @@ export function filtersBuilder(yargs: Argv) {
     .option('normalize', { type: 'string', describe: 'tile | sheet: min-max per tile (default) or one window per sheet' })
     .option('gradient-normalize', { type: 'string', describe: `${GRADIENT_NORMALIZATIONS.join(' | ')} (default: the recipe's, rms)` })
     .option('columns', { type: 'number', describe: 'tiles per row (default 8)' })
-    .option('tiles', { type: 'boolean', describe: 'also write every tile as its own PNG' });
+    .option('tiles', { type: 'boolean', describe: 'also write every tile as its own PNG' })
+    .option('octaves', { type: 'number', describe: 'sizes ascended, smallest first, each upscaled into the next (default 1)' })
+    .option('octave-scale', { type: 'number', describe: 'size ratio between octaves (default 1.4)' })
+    .option('neuron', { type: 'string', describe: 'neuron objective: the unit at Y,X (fractions of the layer, 0.5,0.5 = centre) instead of the channel mean' })
+    .option('negative', { type: 'boolean', describe: 'minimise each filter instead of maximising it' })
+    .option('rotate', { type: 'number', describe: 'recipe lucid: random rotation up to this many degrees per step (default 0: off)' })
+    .option('tv', { type: 'number', describe: 'recipe lucid: total-variation penalty weight (default 0)' })
+    .option('l1', { type: 'number', describe: 'recipe lucid: L1 penalty weight towards grey (default 0)' })
+    .option('blur', { type: 'number', describe: 'recipe lucid: blur penalty weight (default 0)' });
 }
 
 export function filtersConfig(args: FiltersArgs, defaultOut: string) {
@@ -54,11 +70,26 @@ export function filtersConfig(args: FiltersArgs, defaultOut: string) {
       normalize: args['gradient-normalize'],
       batch: args.batch,
       workers: args.workers,
+      octaves: args.octaves,
+      octaveScale: args['octave-scale'],
+      neuron: args.neuron === undefined ? undefined : parseNeuron(args.neuron),
+      negative: args.negative,
+      lucid: emptyToUndefined(defined({ rotate: args.rotate, tv: args.tv, l1: args.l1, blur: args.blur })),
     }),
     render: defined({ colormap: args.colormap, normalize: args.normalize }),
     tile: defined({ columns: args.columns }),
     write: defined({ out: args.out ?? defaultOut, tiles: args.tiles }),
   };
+}
+
+/** `Y,X` fractions; anything else goes through unchanged so the schema names the problem. */
+function parseNeuron(text: string): unknown {
+  const parts = text.split(',').map((p) => Number(p.trim()));
+  return parts.length === 2 && parts.every(Number.isFinite) ? parts : text;
+}
+
+function emptyToUndefined<T extends object>(o: T): T | undefined {
+  return Object.keys(o).length ? o : undefined;
 }
 
 export const filtersCommand: CommandModule<object, FiltersArgs> = {
