@@ -74,7 +74,8 @@ export const RECIPES: Readonly<Record<string, Recipe>> = Object.freeze({
       'Lucid/Lucent-style: 1/f-scaled spectral (Hartley) coefficients through a sigmoid, Adam lr 0.05, each step mirror pad 8, jitter 4, zoom 0.95-1.05 (rotation off), pre-activation targeting for the first 8 steps of each octave',
     // The starting image is the spectral parameterisation's own near-grey noise; init is not used.
     init: 'uniform:0:2',
-    steps: 48,
+    // Lucid renders 512 steps; 32 keep a 7-layer sheet within minutes on 2 CPU cores (see BENCHMARKS.md).
+    steps: 32,
     // Adam's learning rate on the spectral coefficients (Lucid's 0.05); the gradient is not normalised.
     step: 0.05,
     normalize: 'none',

@@ -22,6 +22,8 @@ import type { EventSink } from './events.js';
 import { runDream, type DreamConfig, type DreamRunOptions } from './dream-run.js';
 import { prepareInit } from '../ascent/init.js';
 import { stripeEnergy, type StripeEnergy } from '../ascent/analysis.js';
+import { readingOf, summariseReadings, readingsTable, type SpectrumRecord } from '../ascent/readings.js';
+import type { OctaveRecord } from '../ascent/octaves.js';
 
 export interface FilterRecord {
   layer: string;
@@ -31,6 +33,10 @@ export interface FilterRecord {
   dead?: boolean;
   /** Spectral energy shares of the final image: variation along x (vertical stripes) and along y. */
   stripes?: StripeEnergy;
+  /** The final image's spectrum: high-frequency share, orientation shares, dominant angle, histogram. */
+  spectrum?: SpectrumRecord;
+  /** Multi-octave or spectral runs: each octave's size and objective at its start and end. */
+  octaves?: OctaveRecord[];
   /** The layer's contact sheet. */
   file: string;
   /** This filter's own PNG, with `tiles`. */
@@ -218,6 +224,8 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
       if (r.dead) record.dead = true;
       const stripes = channels === 1 ? stripeEnergy(r.image, size, size) : undefined;
       if (stripes) record.stripes = { alongX: Number(stripes.alongX.toFixed(4)), alongY: Number(stripes.alongY.toFixed(4)) };
+      record.spectrum = readingOf(r.image, size, size, channels);
+      if (r.octaves) record.octaves = r.octaves;
       if (config.write.tiles) {
         record.tile = path.join('tiles', `${layer}-${r.filter}.png`);
         await ensureWritableDir(path.join(out, 'tiles'));
@@ -237,8 +245,9 @@ async function runFilters(pipeline: ValidatedPipeline, options: RunOptions): Pro
     startedAt,
     wallTimeMs: Math.round(performance.now() - started),
     results: records,
-    layers: layerSummaries(records),
+    layers: layerSummaries(records).map((s) => ({ ...s, ...summariseReadings(records.filter((r) => r.layer === s.layer)) })),
   };
+  emit({ type: 'table', title: `per-layer readings (${pipeline.recipe.name} recipe)`, text: readingsTable(manifest.layers as Parameters<typeof readingsTable>[0]) });
   await writeManifest(out, manifest);
   return manifest;
 }
