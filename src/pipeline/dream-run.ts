@@ -22,6 +22,8 @@ import { loadModel, type LoadedModel } from '../model/load.js';
 import { WorkerPool, spawnModuleWorker } from '../engine/pool.js';
 import { planParallelism, type Engine, type Objective } from '../engine/engine.js';
 import { sizeDivisor } from '../model/resize.js';
+import { exactHalo } from '../model/receptive-field.js';
+import { objectiveLayers } from '../engine/engine.js';
 import { dream, validateDreamOptions, type DreamOptions, type OctaveRecord } from '../ascent/dream.js';
 import { buildObjective, parseObjectiveTerms } from '../ascent/objective-spec.js';
 import { mergeLuminance, splitLuminance } from '../ascent/color.js';
@@ -49,7 +51,8 @@ export interface DreamConfig {
   normalize: GradientNormalization;
   jitter: number;
   tile: number;
-  halo: number;
+  /** Undefined: the model's receptive field - 1 at the objective's layers (exact tiles). */
+  halo?: number;
   color: 'luminance' | 'gray';
   /** Percentiles of the input mapped to the network's [0, 1]. */
   window: { low: number; high: number };
@@ -78,12 +81,12 @@ function checkConfig(c: DreamConfig): void {
   if (!(c.window.low >= 0 && c.window.high <= 100 && c.window.low < c.window.high)) {
     throw invalidParameterError('--window', 'percentiles LOW,HIGH with 0 <= LOW < HIGH <= 100', `${c.window.low},${c.window.high}`);
   }
-  validateDreamOptions({ ...dreamOptions(c, 8), objective: { kind: 'layers', terms: [] } });
+  validateDreamOptions({ ...dreamOptions(c, 8, 0), objective: { kind: 'layers', terms: [] } });
   parseObjectiveTerms(c.layers);
 }
 
-function dreamOptions(c: DreamConfig, divisor: number): Omit<DreamOptions, 'objective'> {
-  return { octaves: c.octaves, octaveScale: c.octaveScale, steps: c.steps, step: c.step, normalize: c.normalize, jitter: c.jitter, tile: c.tile, halo: c.halo, divisor, seed: c.seed };
+function dreamOptions(c: DreamConfig, divisor: number, exact: number): Omit<DreamOptions, 'objective'> {
+  return { octaves: c.octaves, octaveScale: c.octaveScale, steps: c.steps, step: c.step, normalize: c.normalize, jitter: c.jitter, tile: c.tile, halo: c.halo ?? exact, divisor, seed: c.seed };
 }
 
 /** Files and folders to input specs; a folder contributes every readable-looking file under it. */
@@ -159,7 +162,7 @@ export async function dreamOne(ctx: DreamContext, spec: InputSpec, config: Dream
       const dreamed = await dreamImage(image, ctx.channels, config, async (plane) => {
         const w = windowPlane(plane, config.window);
         window = w.window;
-        const result = await dream(ctx.engine, w.normalized, { ...dreamOptions(config, ctx.divisor), objective: ctx.objective }, (p) =>
+        const result = await dream(ctx.engine, w.normalized, { ...dreamOptions(config, ctx.divisor, exactHalo(ctx.loaded.model, objectiveLayers(ctx.objective)) ?? 0), objective: ctx.objective }, (p) =>
           onProgress?.({ ...p, slice: i + 1, slices: images.length }),
         );
         octaves = result.octaves;

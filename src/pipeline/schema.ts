@@ -89,7 +89,8 @@ export const ascendStage = z
       .optional(),
     jitter: z.number().int().min(0).default(32),
     tile: positiveInt.default(512),
-    halo: z.number().int().min(0).default(32),
+    /** Default: the model's receptive field - 1 (exact tiled gradients), rounded up to its pooling factor. */
+    halo: z.number().int().min(0).optional(),
     color: z.enum(['luminance', 'gray']).default('luminance'),
   })
   .strict();

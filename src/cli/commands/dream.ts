@@ -17,7 +17,7 @@ interface DreamArgs extends CommonArgs {
   normalize: string;
   jitter: number;
   tile: number;
-  halo: number;
+  halo?: number;
   color: string;
   window: string;
   format?: string;
@@ -47,7 +47,7 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
       .option('normalize', { choices: GRADIENT_NORMALIZATIONS, default: 'rms', describe: 'gradient normalisation' })
       .option('jitter', { type: 'number', default: 32, describe: 'random roll per step, pixels' })
       .option('tile', { type: 'number', default: 512, describe: 'gradient tile size: bounds memory' })
-      .option('halo', { type: 'number', default: 32, describe: 'context around each tile, pixels' })
+      .option('halo', { type: 'number', describe: "context around each tile, pixels (default: the model's receptive field - 1, which makes tiles exact)" })
       .option('color', { choices: ['luminance', 'gray'], default: 'luminance', describe: 'RGB photos: dream on luminance and keep chroma, or convert to gray' })
       .option('window', { type: 'string', default: '0.5,99.5', describe: 'input percentiles mapped to [0, 1]' })
       .option('format', { choices: OUTPUT_FORMATS, describe: 'output format (default: MR inputs keep theirs, photos PNG)' })
