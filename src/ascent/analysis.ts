@@ -125,20 +125,3 @@ export function readSpectrum(image: Float32Array, width: number, height: number,
     histogram: histogram.map((v) => v / total),
   };
 }
-
-/** Mean pairwise Euclidean distance between images of equal size (diversity runs), RMS-per-pixel scaled. */
-export function meanPairwiseDistance(images: readonly Float32Array[]): number {
-  let sum = 0;
-  let pairs = 0;
-  for (let i = 0; i < images.length; i++) {
-    for (let j = i + 1; j < images.length; j++) {
-      let d = 0;
-      const a = images[i]!;
-      const b = images[j]!;
-      for (let k = 0; k < a.length; k++) d += (a[k]! - b[k]!) ** 2;
-      sum += Math.sqrt(d / a.length);
-      pairs++;
-    }
-  }
-  return pairs ? sum / pairs : 0;
-}
