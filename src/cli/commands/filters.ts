@@ -23,6 +23,14 @@ interface FiltersArgs extends CommonArgs {
   'gradient-normalize'?: string;
   columns?: number;
   tiles?: boolean;
+  octaves?: number;
+  'octave-scale'?: number;
+  neuron?: string;
+  negative?: boolean;
+  rotate?: number;
+  tv?: number;
+  l1?: number;
+  blur?: number;
 }
 
 const { seed, ascend, render, tile } = filtersStages;
@@ -43,7 +51,15 @@ function filtersBuilder(yargs: Argv) {
     .option('normalize', { type: 'string', describe: withDefault('tile | sheet: min-max per tile or one window per sheet', render, 'normalize') })
     .option('gradient-normalize', { type: 'string', describe: `${GRADIENT_NORMALIZATIONS.join(' | ')} (default: the recipe's, ${recipe.normalize})` })
     .option('columns', { type: 'number', describe: withDefault('tiles per row', tile, 'columns') })
-    .option('tiles', { type: 'boolean', describe: 'also write every tile as its own PNG' });
+    .option('tiles', { type: 'boolean', describe: 'also write every tile as its own PNG' })
+    .option('octaves', { type: 'number', describe: withDefault('sizes ascended, smallest first, each upscaled into the next', ascend, 'octaves') })
+    .option('octave-scale', { type: 'number', describe: withDefault('size ratio between octaves', ascend, 'octaveScale') })
+    .option('neuron', { type: 'string', describe: 'neuron objective: the unit at Y,X (fractions of the layer, 0.5,0.5 = centre) instead of the channel mean' })
+    .option('negative', { type: 'boolean', describe: 'minimise each filter instead of maximising it' })
+    .option('rotate', { type: 'number', describe: 'recipe lucid: random rotation up to this many degrees per step (default 0: off)' })
+    .option('tv', { type: 'number', describe: 'recipe lucid: total-variation penalty weight (default 0)' })
+    .option('l1', { type: 'number', describe: 'recipe lucid: L1 penalty weight towards grey (default 0)' })
+    .option('blur', { type: 'number', describe: 'recipe lucid: blur penalty weight (default 0)' });
 }
 
 /** Config paths the filters flags set: messages about them name the flag. */
@@ -63,6 +79,14 @@ const FLAGS: Readonly<Record<string, string>> = Object.freeze({
   'render.normalize': '--normalize',
   'tile.columns': '--columns',
   'write.tiles': '--tiles',
+  'ascend.octaves': '--octaves',
+  'ascend.octaveScale': '--octave-scale',
+  'ascend.neuron': '--neuron',
+  'ascend.negative': '--negative',
+  'ascend.lucid.rotate': '--rotate',
+  'ascend.lucid.tv': '--tv',
+  'ascend.lucid.l1': '--l1',
+  'ascend.lucid.blur': '--blur',
 });
 
 /** The pipeline the flags describe: only what the user set; the schema fills in the rest. */
@@ -80,11 +104,26 @@ function filtersConfig(args: FiltersArgs) {
       normalize: args['gradient-normalize'],
       batch: args.batch,
       workers: args.workers,
+      octaves: args.octaves,
+      octaveScale: args['octave-scale'],
+      neuron: args.neuron === undefined ? undefined : parseNeuron(args.neuron),
+      negative: args.negative,
+      lucid: emptyToUndefined(defined({ rotate: args.rotate, tv: args.tv, l1: args.l1, blur: args.blur })),
     }),
     render: defined({ colormap: args.colormap, normalize: args.normalize }),
     tile: defined({ columns: args.columns }),
     write: defined({ out: args.out, tiles: args.tiles }),
   };
+}
+
+/** `Y,X` fractions; anything else goes through unchanged so the schema names the problem. */
+function parseNeuron(text: string): unknown {
+  const parts = text.split(',').map((p) => Number(p.trim()));
+  return parts.length === 2 && parts.every(Number.isFinite) ? parts : text;
+}
+
+function emptyToUndefined<T extends object>(o: T): T | undefined {
+  return Object.keys(o).length ? o : undefined;
 }
 
 export const filtersCommand: CommandModule<object, FiltersArgs> = {
