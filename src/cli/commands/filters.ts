@@ -82,6 +82,8 @@ const FLAGS: Readonly<Record<string, string>> = Object.freeze({
   'ascend.octaves': '--octaves',
   'ascend.octaveScale': '--octave-scale',
   'ascend.neuron': '--neuron',
+  'ascend.neuron.0': '--neuron',
+  'ascend.neuron.1': '--neuron',
   'ascend.negative': '--negative',
   'ascend.lucid.rotate': '--rotate',
   'ascend.lucid.tv': '--tv',

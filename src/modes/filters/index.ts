@@ -46,7 +46,7 @@ function resolve(config: FiltersConfig, model: LayersModel) {
 /** A spectral recipe's settings with the config's `ascend.lucid` overrides; undefined for pixel recipes. */
 function spectralSettings(config: FiltersConfig): SpectralSettings | undefined {
   const recipe = getRecipe(config.ascend.recipe);
-  if (config.ascend.lucid && !recipe.spectral) throw new UsageError(`these settings are for a spectral recipe (lucid); recipe ${recipe.name} ascends pixels`);
+  if (config.ascend.lucid && !recipe.spectral) throw new UsageError(`this setting is for a spectral recipe (lucid); recipe ${recipe.name} ascends pixels`);
   return recipe.spectral ? Object.freeze({ ...recipe.spectral, ...config.ascend.lucid }) : undefined;
 }
 
@@ -68,7 +68,8 @@ export const filtersMode = defineMode<FiltersConfig>({
     at(['ascend', 'recipe'], () => getRecipe(config.ascend.recipe));
     at(['seed', 'init'], () => parseInit(config.seed.init ?? RECIPES[config.ascend.recipe]?.init ?? 'uniform:0:2'));
     at(['ascend', 'filters'], () => parseFilterSelection(config.ascend.filters));
-    if (RECIPES[config.ascend.recipe]) at(['ascend', 'lucid'], () => spectralSettings(config));
+    // Each override at its own path, so a user who typed --tv reads --tv.
+    for (const key of Object.keys(config.ascend.lucid ?? {})) at(['ascend', 'lucid', key], () => RECIPES[config.ascend.recipe] && spectralSettings(config));
   },
   checkModel(model, config) {
     const c = resolve(config, model);
