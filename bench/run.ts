@@ -39,6 +39,7 @@ const plan: { section: string; args?: string[] }[] = [
   { section: 'queue' },
   { section: 'dissect' },
   { section: 'ablate' },
+  { section: 'recipes', args: argv.filter((a) => /^--(filters|seeds|layers|log)=/.test(a)) },
 ].filter((p) => !only || only.split(',').includes(p.section));
 
 type Result = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -100,6 +101,19 @@ for (const r of results.filter((x) => (x.section === 'dissect' || x.section === 
   md.push(r.section === 'dissect'
     ? `- Dissect (every conv filter, ${r.filters} in all, 2 passes) over ${r.images} held-out phantoms 128x128, onnx: ${r.seconds} s; peak RSS ${r.peakRssMb} MB.`
     : `- Ablate ${r.layer} (${r.filters} filters x ${r.images} held-out phantoms), onnx: ${r.seconds} s; peak RSS ${r.peakRssMb} MB.`);
+}
+const recipes = results.find((x) => x.section === 'recipes' && x.perLayer);
+if (recipes) {
+  md.push(
+    `lucid vs seed recipes on ${recipes.model}, ${recipes.size}x${recipes.size}, filters 0-${recipes.filtersPerLayer - 1} of each layer, seeds ${recipes.seeds.join(', ')}, ONNX 1 thread, one process (dead, reached, HF and shares from seed ${recipes.seeds[0]}; angle gap and class agreement across the seeds, over filters alive in all):`,
+    '',
+    '| recipe | layer | ms/filter | ms/step | dead (per seed) | reached | HF share | vert / horiz / obl share | V/H/O filters | median angle off vertical | angle gap across seeds | same V/H/O class |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  for (const r of recipes.perLayer) {
+    md.push(`| ${r.recipe} | ${r.layer} | ${r.msPerFilter} | ${r.msPerStep} | ${r.dead} (${r.deadPerSeed.join(', ')}) | ${Number(r.activationReached).toPrecision(3)} | ${r.hfShare} | ${r.verticalShare} / ${r.horizontalShare} / ${r.obliqueShare} | - | ${r.medianAngleOffVertical} | ${r.meanAngleGapDeg ?? '-'} deg | ${r.sameClassAcrossSeeds}/${r.orientationCompared} |`);
+  }
+  md.push('');
 }
 for (const r of results.filter((x) => x.error)) md.push(`- ${r.section}: FAILED (${r.error})`);
 

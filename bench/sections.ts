@@ -26,6 +26,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { Queue } from 'bullmq';
 import { parseRedisUrl, bullConnection } from '../src/queue/redis.js';
+import { benchRecipes, DEFAULT_RECIPE_BENCH } from './recipes.js';
 
 const [section = '', ...flags] = process.argv.slice(2);
 const quick = flags.includes('--quick');
@@ -73,7 +74,20 @@ async function seedJob(backend: string, workers: number): Promise<number> {
   return Math.round((performance.now() - t) / 100) / 10;
 }
 
+const flag = (name: string) => flags.find((f) => f.startsWith(`--${name}=`))?.split('=')[1];
+
 const sections: Record<string, () => Promise<Record<string, unknown>>> = {
+  /** lucid vs seed on the shipped model (bench/recipes.ts); --filters=N --seeds=0,1,2 --layers=a,b --log=FILE. */
+  async recipes() {
+    return benchRecipes({
+      ...DEFAULT_RECIPE_BENCH,
+      filters: Number(flag('filters') ?? (quick ? 2 : DEFAULT_RECIPE_BENCH.filters)),
+      seeds: (flag('seeds') ?? (quick ? '0,1' : '0,1,2')).split(',').map(Number),
+      layers: flag('layers')?.split(',') ?? (quick ? ['conv512'] : DEFAULT_RECIPE_BENCH.layers),
+      size: quick ? 64 : DEFAULT_RECIPE_BENCH.size,
+      log: flag('log'),
+    });
+  },
   /** tfjs on wasm: ms per step per seed layer, fast vs default gradients, batch 1 and 8. */
   async 'tfjs-steps'() {
     await selectBackend('wasm');

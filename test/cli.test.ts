@@ -120,10 +120,10 @@ describe('unet-dream CLI', () => {
   it('a key of the other mode is an error naming the key, its place and the mode it applies to (exit 2)', async () => {
     const dir = tempDir();
     const filters = path.join(dir, 'filters.yaml');
-    writeFileSync(filters, ['ascend:', '  layers: [dconv64]', '  octaves: 7', 'write:', '  format: dcm', ''].join('\n'));
+    writeFileSync(filters, ['ascend:', '  layers: [dconv64]', '  jitter: 7', 'write:', '  format: dcm', ''].join('\n'));
     let r = await run('run', filters);
     expect(r.result).toBe(2);
-    expect(r.stderr).toContain(`${filters}:3:3: ascend.octaves: unknown key "octaves": \`octaves\` applies to mode dream`);
+    expect(r.stderr).toContain(`${filters}:3:3: ascend.jitter: unknown key "jitter": \`jitter\` applies to mode dream`);
     expect(r.stderr).toContain(`${filters}:5:3: write.format: unknown key "format": \`format\` applies to mode dream`);
     const dream = path.join(dir, 'dream.yaml');
     writeFileSync(dream, ['seed:', '  inputs: [x.png]', '  init: "uniform:0:1"', 'ascend:', '  mode: dream', '  workers: 3', 'render: { colormap: gray }', ''].join('\n'));

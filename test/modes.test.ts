@@ -27,7 +27,7 @@ describe('the table of modes', () => {
     expect(filters.config).toMatchObject({
       model: { source: 'builtin', backend: 'auto', device: 'cpu' },
       seed: { seed: 0, acceleration: 4, center: 0.08 },
-      ascend: { mode: 'filters', recipe: 'seed', filters: 'random:16', batch: 1 },
+      ascend: { mode: 'filters', recipe: 'seed', filters: 'random:16', batch: 1, octaves: 1, octaveScale: 1.4, negative: false },
       render: { colormap: 'viridis', normalize: 'tile', format: 'png' },
       tile: { columns: 8 },
       write: { out: 'outputs/filters', tiles: false, animate: false },
@@ -37,14 +37,14 @@ describe('the table of modes', () => {
     expect(dream.config).toEqual({
       model: { source: 'builtin', backend: 'auto', device: 'cpu' },
       seed: { inputs: ['a.png'], window: [0.5, 99.5], seed: 0 },
-      ascend: { mode: 'dream', layers: ['uconv128'], objective: 'mean', octaves: 4, octaveScale: 1.4, steps: 10, step: 0.01, normalize: 'rms', jitter: 32, tile: 512, halo: 32, color: 'luminance' },
+      ascend: { mode: 'dream', layers: ['uconv128'], objective: 'mean', octaves: 4, octaveScale: 1.4, steps: 10, step: 0.01, normalize: 'rms', jitter: 32, tile: 512, color: 'luminance' },
       write: { out: 'outputs/dream', animate: false },
     });
   });
 
   it('refuses a key of the other mode, naming the mode it applies to', () => {
-    expect(problems({ ascend: { octaves: 7 }, write: { format: 'dcm' } }).split('\n')).toEqual([
-      'ascend.octaves: unknown key "octaves": `octaves` applies to mode dream (this pipeline\'s ascend.mode is filters); valid keys for mode filters: mode, recipe, layers, filters, steps, step, normalize, batch, workers',
+    expect(problems({ ascend: { jitter: 7 }, write: { format: 'dcm' } }).split('\n')).toEqual([
+      'ascend.jitter: unknown key "jitter": `jitter` applies to mode dream (this pipeline\'s ascend.mode is filters); valid keys for mode filters: mode, recipe, layers, filters, steps, step, normalize, batch, workers, octaves, octaveScale, neuron, negative, lucid',
       'write.format: unknown key "format": `format` applies to mode dream (this pipeline\'s ascend.mode is filters); valid keys for mode filters: out, tiles, animate',
     ]);
     const dream = problems({ seed: { inputs: ['a.png'], init: 'uniform:0:1' }, ascend: { mode: 'dream', workers: 3 }, write: { tiles: true }, tile: {} });
@@ -57,7 +57,7 @@ describe('the table of modes', () => {
   it('checks names and specs inside strings at their paths, every problem at once', () => {
     const message = problems({ seed: { init: 'perlin:3' }, ascend: { recipe: 'sed', filters: 'banana' } });
     expect(message.split('\n')).toEqual([
-      'ascend.recipe: unknown recipe "sed" (did you mean "seed"?); valid recipes: seed',
+      'ascend.recipe: unknown recipe "sed" (did you mean "seed"?); valid recipes: seed, lucid',
       'Expected one of uniform:LO:HI, gaussian:MEAN:STD, phantom:shepp-logan, phantom:random, image:PATH, aliased:phantom or aliased:PATH for seed.init but received "perlin:3"',
       'Expected a range (0-15), a list (3,5,9), random:N or all for ascend.filters but received "banana"',
     ]);

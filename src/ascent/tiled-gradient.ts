@@ -97,8 +97,11 @@ export async function tiledValue(engine: Engine, image: Plane, objective: Object
   return value;
 }
 
-/** Scales a gradient by its RMS, standard deviation or mean absolute value (the engine's rule, whole image). */
-export function normalizeInPlace(g: Float32Array, normalize: GradientNormalization): Float32Array {
+/**
+ * Scales a gradient by its RMS, standard deviation or mean absolute value (the engine's rule, whole
+ * image), plus `epsilon` (default the seed's 1e-5; the dream passes DREAM_EPSILON).
+ */
+export function normalizeInPlace(g: Float32Array, normalize: GradientNormalization, epsilon = NORMALIZATION_EPSILON): Float32Array {
   if (normalize === 'none') return g;
   let stat: number;
   if (normalize === 'rms') {
@@ -117,7 +120,7 @@ export function normalizeInPlace(g: Float32Array, normalize: GradientNormalizati
     for (const v of g) s += (v - mean) * (v - mean);
     stat = Math.sqrt(s / g.length);
   }
-  const k = 1 / (stat + NORMALIZATION_EPSILON);
+  const k = 1 / (stat + epsilon);
   for (let i = 0; i < g.length; i++) g[i]! *= k;
   return g;
 }

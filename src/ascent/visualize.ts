@@ -9,8 +9,11 @@ import { ascend } from './ascend.js';
 import { resolveFilters, type FilterSelection } from './filters.js';
 import type { InitSource } from './init.js';
 import { keyedRng } from '../random.js';
-import { checkInputSize, inputSizeMessage } from '../model/input-size.js';
+import { checkInputSize, inputSizeMessage, sizeMultiple } from '../model/input-size.js';
 import { modelChannels, targetableLayers } from '../model/introspect.js';
+import { ascendOctaves, octaveSizes, type OctaveRecord } from './octaves.js';
+import type { SpectralSettings } from './recipes.js';
+import type { FilterPosition } from '../engine/engine.js';
 
 export interface VisualizeOptions {
   layers: readonly string[];
@@ -25,6 +28,16 @@ export interface VisualizeOptions {
   batch: number;
   /** Record each filter's image every this many steps, for animations (0: none). */
   recordEvery?: number;
+  /** Multi-octave ascent: number of sizes (default 1: one size, the seed's loop) and their ratio. */
+  octaves?: number;
+  octaveScale?: number;
+  /** The `lucid` recipe's settings: ascend spectral coefficients with Adam instead of pixels. */
+  spectral?: SpectralSettings;
+  /** Neuron objective (one unit, at fractions of the layer's height and width) and minimising. */
+  position?: FilterPosition;
+  negative?: boolean;
+  /** The model's total pooling factor (octave sizes and padding keep to its multiples); set by the runners. */
+  divisor?: number;
 }
 
 export interface FilterResult {
@@ -39,6 +52,8 @@ export interface FilterResult {
   curve: number[];
   /** With recordEvery: this filter's image at the recorded steps, first to last. */
   frames?: Float32Array[];
+  /** Each octave's size and objective at its start and end (multi-octave or spectral runs). */
+  octaves?: OctaveRecord[];
 }
 
 export interface VisualizeProgress {
@@ -95,6 +110,27 @@ export type JobOptions = Omit<VisualizeOptions, 'layers' | 'filters' | 'batch'>;
 
 /** Ascends one job's filters together, one batch image per filter. */
 export async function runFilterJob(engine: Engine, channels: number, options: JobOptions, job: FilterJob, onStep?: (step: number) => void): Promise<FilterResult[]> {
+  if (options.spectral || (options.octaves ?? 1) > 1 || options.position || options.negative) {
+    const objective = { kind: 'filter' as const, layer: job.layer, filters: job.filters, position: options.position, negative: options.negative };
+    const sizes = octaveSizes(options.size, options.octaves ?? 1, options.octaveScale ?? 1.4, options.divisor ?? 1);
+    const initial = (size: number) => {
+      const pixels = size * size * channels;
+      const data = new Float32Array(job.filters.length * pixels);
+      job.filters.forEach((f, i) => data.set(initialImage({ ...options, size }, channels, job.layer, f), i * pixels));
+      return data;
+    };
+    const out = await ascendOctaves(engine, objective, { ...options, sizes, channels, divisor: options.divisor ?? 1, initial }, onStep);
+    const pixels = options.size * options.size * channels;
+    return job.filters.map((filter, i) => ({
+      layer: job.layer,
+      filter,
+      activation: { start: out.start[i]!, end: out.end[i]! },
+      dead: out.dead[i]!,
+      image: out.image.data.slice(i * pixels, (i + 1) * pixels),
+      curve: out.curves[i]!,
+      octaves: out.octaves[i]!,
+    }));
+  }
   const pixels = options.size * options.size * channels;
   const data = new Float32Array(job.filters.length * pixels);
   job.filters.forEach((f, i) => data.set(initialImage(options, channels, job.layer, f), i * pixels));
@@ -121,6 +157,7 @@ export async function visualizeFilters(
   const plan = planVisualization(model, options);
   const jobs = splitJobs(plan, options.batch);
   const channels = modelChannels(model);
+  options = { ...options, divisor: options.divisor ?? sizeMultiple(model) };
   const total = jobs.reduce((s, j) => s + j.filters.length, 0);
   const results: FilterResult[] = [];
   for (const job of jobs) {

@@ -28,6 +28,12 @@ export function createReporter(options: { verbose: boolean; json: boolean }): Re
         if (options.verbose) line(event.message);
       } else if (event.type === 'warn') {
         line(`warning: ${event.message}`);
+      } else if (event.type === 'table') {
+        if (!options.json) {
+          if (bar) bar.stop();
+          bar = undefined;
+          process.stdout.write(`${event.title}\n${event.text}`);
+        }
       } else if (interactive) {
         if (!bar) {
           bar = new cliProgress.SingleBar(

@@ -17,9 +17,36 @@ export type LayerReduce = 'mean' | 'l2';
 
 export type Objective =
   /** Mean activation of one channel of `layer`, a different channel per batch image (filter visualization). */
-  | { kind: 'filter'; layer: string; filters: readonly number[] }
+  | {
+      kind: 'filter';
+      layer: string;
+      filters: readonly number[];
+      /**
+       * Neuron objective: only the unit at this spatial position instead of the channel's mean, as a
+       * fraction of the layer's height and width (0.5, 0.5 is the centre), so it means the same at any size.
+       */
+      position?: FilterPosition;
+      /** Minimise instead of maximise: values and gradients are those of minus the objective. */
+      negative?: boolean;
+      /**
+       * Target the layer before its fused activation (a Conv2D's ReLU): a unit that is zero on the start
+       * image still has a gradient there. Lucid's rescue for dead starts, used for a recipe's first steps.
+       */
+      preActivation?: boolean;
+    }
   /** Weighted sum over layers of mean (or mean squared) activation (DeepDream). */
   | { kind: 'layers'; terms: readonly { layer: string; weight: number; reduce: LayerReduce }[] };
+
+export interface FilterPosition {
+  y: number;
+  x: number;
+}
+
+/** The unit a position picks in a layer of `height` x `width`: floor(fraction * size), clamped. */
+export function positionIndex(position: FilterPosition, height: number, width: number): { y: number; x: number } {
+  const at = (f: number, n: number) => Math.min(Math.max(Math.floor(f * n), 0), n - 1);
+  return { y: at(position.y, height), x: at(position.x, width) };
+}
 
 /** How each image's gradient is scaled before the step: the seed divides by its RMS. */
 export type GradientNormalization = 'rms' | 'std' | 'meanabs' | 'none';

@@ -7,6 +7,7 @@ import { tf, type LayersModel } from '../tf.js';
 import {
   NORMALIZATION_EPSILON,
   objectiveLayers,
+  positionIndex,
   type Batch,
   type Engine,
   type EngineInfo,
@@ -23,6 +24,9 @@ export class TfjsEngine implements Engine {
   private readonly sized = new Map<string, Promise<LayersModel>>();
   /** Sub-models truncated at a set of layers, keyed `HxW|layer,layer`. */
   private readonly truncated = new Map<string, LayersModel>();
+  /** For pre-activation objectives: the target layer, applied by hand after the sub-model that ends at its input. */
+  private readonly preTargets = new Map<string, tf.layers.Layer>();
+  private readonly preTargetsBySub = new Map<LayersModel, tf.layers.Layer>();
 
   constructor(
     private readonly model: LayersModel,
@@ -31,12 +35,12 @@ export class TfjsEngine implements Engine {
     this.info = { engine: 'tfjs', ...info };
   }
 
-  private async truncatedModel(x: Batch, layers: string[]): Promise<LayersModel> {
+  private async truncatedModel(x: Batch, layers: string[], pre = false): Promise<LayersModel> {
     // A fully convolutional model is rebuilt once for any size; a size-bound one (Dense, Flatten)
     // only runs at its own size, which withInputSize enforces with a clear error.
     const anySize = sizeBoundLayer(this.model) === undefined;
     const sizeKey = anySize ? 'any' : `${x.height}x${x.width}`;
-    const key = `${sizeKey}|${layers.join(',')}`;
+    const key = `${sizeKey}|${layers.join(',')}${pre ? '|pre' : ''}`;
     const cached = this.truncated.get(key);
     if (cached) return cached;
     let sized = this.sized.get(sizeKey);
@@ -48,9 +52,12 @@ export class TfjsEngine implements Engine {
     const valid = base.layers.map((l) => l.name);
     const outputs = layers.map((name) => {
       if (!valid.includes(name)) throw unknownNameError('layer', name, valid);
-      return base.getLayer(name).output as tf.SymbolicTensor;
+      // Pre-activation: the sub-model stops at the target's input; objectiveTensor applies the target.
+      if (pre) this.preTargets.set(key, base.getLayer(name));
+      return (pre ? base.getLayer(name).input : base.getLayer(name).output) as tf.SymbolicTensor;
     });
     const sub = tf.model({ inputs: base.inputs, outputs });
+    if (pre) this.preTargetsBySub.set(sub, this.preTargets.get(key)!);
     this.truncated.set(key, sub);
     return sub;
   }
@@ -63,12 +70,25 @@ export class TfjsEngine implements Engine {
     const raw = sub.apply(fed, { training: false }) as tf.Tensor | tf.Tensor[];
     const outs = Array.isArray(raw) ? raw : [raw];
     if (objective.kind === 'filter') {
-      const act = outs[0] as tf.Tensor4D;
+      const target = this.preTargetsBySub.get(sub);
+      const act = (target ? applyWithoutActivation(target, outs[0]!) : outs[0]) as tf.Tensor4D;
       const channels = act.shape[3];
       // A one-hot channel mask per image lets every image in the batch target its own filter.
       // (equal against a range rather than oneHot, which needs depth >= 2: final_conv1 has one channel)
       const mask = tf.cast(tf.equal(tf.range(0, channels, 1, 'int32').reshape([1, channels]), tf.tensor2d([...objective.filters], [objective.filters.length, 1], 'int32')), 'float32').reshape([-1, 1, 1, channels]);
-      return tf.mean(tf.sum(tf.mul(act, mask), 3), [1, 2]) as tf.Tensor1D;
+      const picked = tf.sum(tf.mul(act, mask), 3) as tf.Tensor3D;
+      let value: tf.Tensor1D;
+      if (objective.position) {
+        const at = positionIndex(objective.position, act.shape[1], act.shape[2]);
+        // A one-hot spatial mask, as the ONNX graph builds it.
+        const [h, w] = [act.shape[1], act.shape[2]];
+        const spot = tf.buffer([1, h, w], 'float32');
+        spot.set(1, 0, at.y, at.x);
+        value = tf.sum(tf.mul(picked, spot.toTensor()), [1, 2]) as tf.Tensor1D;
+      } else {
+        value = tf.mean(picked, [1, 2]) as tf.Tensor1D;
+      }
+      return objective.negative ? (tf.neg(value) as tf.Tensor1D) : value;
     }
     const layers = objectiveLayers(objective);
     let total: tf.Tensor1D | undefined;
@@ -82,7 +102,7 @@ export class TfjsEngine implements Engine {
   }
 
   async evaluate(x: Batch, objective: Objective): Promise<Float32Array> {
-    const sub = await this.truncatedModel(x, objectiveLayers(objective));
+    const sub = await this.truncatedModel(x, objectiveLayers(objective), objective.kind === 'filter' && objective.preActivation === true);
     const values = tf.tidy(() => this.objectiveTensor(sub, toTensor(x), objective));
     const data = (await values.data()) as Float32Array;
     values.dispose();
@@ -90,7 +110,7 @@ export class TfjsEngine implements Engine {
   }
 
   async gradient(x: Batch, objective: Objective, normalize: GradientNormalization): Promise<GradientResult> {
-    const sub = await this.truncatedModel(x, objectiveLayers(objective));
+    const sub = await this.truncatedModel(x, objectiveLayers(objective), objective.kind === 'filter' && objective.preActivation === true);
     let values: tf.Tensor1D | undefined;
     const gradient = tf.tidy(() => {
       const grad = tf.grad((input: tf.Tensor) => {
@@ -113,6 +133,8 @@ export class TfjsEngine implements Engine {
     // sized copies this engine built own weights; the caller's model is left alone.
     const owned = [...this.sized.values()];
     this.truncated.clear();
+    this.preTargets.clear();
+    this.preTargetsBySub.clear();
     this.sized.clear();
     for (const pending of owned) {
       pending.then(
@@ -122,6 +144,25 @@ export class TfjsEngine implements Engine {
         () => undefined, // a size that failed to build owns nothing
       );
     }
+  }
+}
+
+/** A linear activation in the shape tfjs layers call (getClassName for the fused-kernel lookup, apply). */
+const LINEAR = { getClassName: () => 'linear', apply: (x: tf.Tensor) => x };
+
+/**
+ * The layer's output before its fused activation. The layer keeps its weights and maths; only its
+ * activation is swapped for the identity for this synchronous call, and always restored.
+ */
+function applyWithoutActivation(layer: tf.layers.Layer, input: tf.Tensor): tf.Tensor {
+  const holder = layer as unknown as { activation?: unknown };
+  if (holder.activation === undefined || holder.activation === null) return layer.apply(input) as tf.Tensor;
+  const saved = holder.activation;
+  holder.activation = LINEAR;
+  try {
+    return layer.apply(input) as tf.Tensor;
+  } finally {
+    holder.activation = saved;
   }
 }
 

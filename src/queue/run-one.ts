@@ -45,7 +45,7 @@ export function dreamConfigOf(pipeline: { mode: Mode<any>; config: ModeConfigBas
  */
 export function checkAgainstModel(loaded: LoadedModel, config: DreamConfig): void {
   dreamMode.checkModel?.(loaded.model, config);
-  validateDreamOptions({ ...config.ascend, normalize: 'rms', divisor: sizeMultiple(loaded.model), seed: config.seed.seed, objective: { kind: 'layers', terms: [] } });
+  validateDreamOptions({ ...config.ascend, halo: config.ascend.halo ?? 0, normalize: 'rms', divisor: sizeMultiple(loaded.model), seed: config.seed.seed, objective: { kind: 'layers', terms: [] } });
 }
 
 /** One input as a single run orders it: `text` is what the manifest records, `error` set when it does not exist. */

@@ -73,7 +73,7 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
       .option('normalize', { choices: GRADIENT_NORMALIZATIONS, describe: withDefault('gradient normalisation', ascend, 'normalize') })
       .option('jitter', { type: 'number', describe: withDefault('random roll per step, pixels', ascend, 'jitter') })
       .option('tile', { type: 'number', describe: withDefault('gradient tile size: bounds memory', ascend, 'tile') })
-      .option('halo', { type: 'number', describe: withDefault('context around each tile, pixels', ascend, 'halo') })
+      .option('halo', { type: 'number', describe: "context around each tile, pixels (default: the model's receptive field - 1, which makes tiles exact)" })
       .option('color', { choices: ['luminance', 'gray'], describe: withDefault('RGB photos: dream on luminance and keep chroma, or convert to gray', ascend, 'color') })
       .option('window', { type: 'string', describe: withDefault('input percentiles LOW,HIGH mapped to [0, 1]', seed, 'window') })
       .option('format', { choices: OUTPUT_FORMATS, describe: 'output format (default: MR inputs keep theirs, photos PNG)' })

@@ -25,6 +25,14 @@ interface FiltersArgs extends CommonArgs {
   tiles?: boolean;
   format?: string;
   animate?: boolean;
+  octaves?: number;
+  'octave-scale'?: number;
+  neuron?: string;
+  negative?: boolean;
+  rotate?: number;
+  tv?: number;
+  l1?: number;
+  blur?: number;
 }
 
 const { seed, ascend, render, tile } = filtersStages;
@@ -47,7 +55,15 @@ function filtersBuilder(yargs: Argv) {
     .option('columns', { type: 'number', describe: withDefault('tiles per row', tile, 'columns') })
     .option('tiles', { type: 'boolean', describe: 'also write every tile as its own PNG' })
     .option('format', { choices: ['png', 'svg'], describe: withDefault('sheets as PNG, or PNG plus a vector SVG', render, 'format') })
-    .option('animate', { type: 'boolean', describe: "also write an animated WebP of each filter's ascent" });
+    .option('animate', { type: 'boolean', describe: "also write an animated WebP of each filter's ascent" })
+    .option('octaves', { type: 'number', describe: withDefault('sizes ascended, smallest first, each upscaled into the next', ascend, 'octaves') })
+    .option('octave-scale', { type: 'number', describe: withDefault('size ratio between octaves', ascend, 'octaveScale') })
+    .option('neuron', { type: 'string', describe: 'neuron objective: the unit at Y,X (fractions of the layer, 0.5,0.5 = centre) instead of the channel mean' })
+    .option('negative', { type: 'boolean', describe: 'minimise each filter instead of maximising it' })
+    .option('rotate', { type: 'number', describe: 'recipe lucid: random rotation up to this many degrees per step (default 0: off)' })
+    .option('tv', { type: 'number', describe: 'recipe lucid: total-variation penalty weight (default 0)' })
+    .option('l1', { type: 'number', describe: 'recipe lucid: L1 penalty weight towards grey (default 0)' })
+    .option('blur', { type: 'number', describe: 'recipe lucid: blur penalty weight (default 0)' });
 }
 
 /** Config paths the filters flags set: messages about them name the flag. */
@@ -69,6 +85,16 @@ const FLAGS: Readonly<Record<string, string>> = Object.freeze({
   'tile.columns': '--columns',
   'write.tiles': '--tiles',
   'write.animate': '--animate',
+  'ascend.octaves': '--octaves',
+  'ascend.octaveScale': '--octave-scale',
+  'ascend.neuron': '--neuron',
+  'ascend.neuron.0': '--neuron',
+  'ascend.neuron.1': '--neuron',
+  'ascend.negative': '--negative',
+  'ascend.lucid.rotate': '--rotate',
+  'ascend.lucid.tv': '--tv',
+  'ascend.lucid.l1': '--l1',
+  'ascend.lucid.blur': '--blur',
 });
 
 /** The pipeline the flags describe: only what the user set; the schema fills in the rest. */
@@ -86,11 +112,26 @@ function filtersConfig(args: FiltersArgs) {
       normalize: args['gradient-normalize'],
       batch: args.batch,
       workers: args.workers,
+      octaves: args.octaves,
+      octaveScale: args['octave-scale'],
+      neuron: args.neuron === undefined ? undefined : parseNeuron(args.neuron),
+      negative: args.negative,
+      lucid: emptyToUndefined(defined({ rotate: args.rotate, tv: args.tv, l1: args.l1, blur: args.blur })),
     }),
     render: defined({ colormap: args.colormap, normalize: args.normalize, format: args.format }),
     tile: defined({ columns: args.columns }),
     write: defined({ out: args.out, tiles: args.tiles, animate: args.animate }),
   };
+}
+
+/** `Y,X` fractions; anything else goes through unchanged so the schema names the problem. */
+function parseNeuron(text: string): unknown {
+  const parts = text.split(',').map((p) => Number(p.trim()));
+  return parts.length === 2 && parts.every(Number.isFinite) ? parts : text;
+}
+
+function emptyToUndefined<T extends object>(o: T): T | undefined {
+  return Object.keys(o).length ? o : undefined;
 }
 
 export const filtersCommand: CommandModule<object, FiltersArgs> = {

@@ -9,7 +9,7 @@
  * Graph outputs: `values` float32 [N] and, unless compiled for values only, `gradient` [N, H, W, C].
  */
 import type { tf, LayersModel } from '../../tf.js';
-import { NORMALIZATION_EPSILON, objectiveLayers, type GradientNormalization, type Objective } from '../engine.js';
+import { NORMALIZATION_EPSILON, objectiveLayers, type FilterPosition, type GradientNormalization, type Objective } from '../engine.js';
 import { unknownNameError } from '../../errors.js';
 import { OnnxUnsupportedError } from './errors.js';
 import { LAYER_COMPILERS, SUPPORTED_LAYERS, type Emission, type Layer, type LayerInput, type Shape, type Value } from './layers/index.js';
@@ -195,6 +195,9 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
     const compiler = LAYER_COMPILERS[node.layer.getClassName()]!;
     const ins = node.inputs.map((t) => values.get(t.id)!);
     const ctx = { ...inputs[i]!, g, inputs: ins };
+    // Pre-activation objective: the target layer is emitted with a linear activation, so the objective
+    // and its gradient see the layer's output before its ReLU (layers without an activation are unchanged).
+    if (objective.kind === 'filter' && objective.preActivation && node.output.id === targets[0]!.id) ctx.cfg = { ...ctx.cfg, activation: 'linear' };
     let emission: Emission | undefined;
     if (objective.kind === 'filter' && batch !== null && node.output.id === targets[0]!.id && compiler.emitPicked) {
       emission = compiler.emitPicked(ctx, FILTERS!, batch);
@@ -216,9 +219,11 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
   if (objective.kind === 'filter') {
     const t = targets[0]!;
     const v = values.get(t.id)!;
-    const { value, seed } = picked ? pickedObjective(g, v, withGradient) : filterObjective(g, v, t.shape as Shape, FILTERS!, withGradient);
-    total = value;
-    if (seed) addGrad(t.id, seed);
+    if (objective.position && v.rank !== 4) throw new OnnxUnsupportedError(objective.layer, 'neuron objective', 'a position on a layer without two spatial axes');
+    const mask = objective.position ? positionMask(g, v.name, objective.position) : undefined;
+    const { value, seed } = picked ? pickedObjective(g, v, withGradient, mask) : filterObjective(g, v, t.shape as Shape, FILTERS!, withGradient, mask);
+    total = objective.negative ? g.op('Neg', [value]) : value;
+    if (seed) addGrad(t.id, objective.negative ? g.op('Neg', [seed]) : seed);
   } else {
     const terms: string[] = [];
     objective.terms.forEach((term) => {
@@ -291,7 +296,7 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
  * has its own filter), summed over channels and averaged over the other axes. The seed gradient is
  * the mask over the number of averaged positions.
  */
-function filterObjective(g: Ops, v: Value, kerasShape: Shape, filters: string, withGradient: boolean): { value: string; seed?: string } {
+function filterObjective(g: Ops, v: Value, kerasShape: Shape, filters: string, withGradient: boolean, mask?: string): { value: string; seed?: string } {
   const rank = v.rank;
   const channels = kerasShape[rank - 1];
   if (channels === null || channels === undefined) throw new Error('the target layer has an unknown channel count');
@@ -303,6 +308,11 @@ function filterObjective(g: Ops, v: Value, kerasShape: Shape, filters: string, w
     rank === 2 ? onehot2 : rank === 4 ? g.unsqueeze(onehot2, [2, 3]) : g.unsqueeze(onehot2, Array.from({ length: rank - 2 }, (_, i) => i + 1));
   const picked = g.op('ReduceSum', [g.op('Mul', [v.name, onehot]), g.ints([channelAxis])], { keepdims: 0 });
   const spatial = rank - 2; // axes left after batch and channel
+  if (mask) {
+    // Neuron objective: the picked channel at one position; the seed is the channel and position one-hot.
+    const value = g.op('ReduceSum', [g.op('Mul', [picked, g.op('Squeeze', [mask, g.ints([0])])]), g.ints([1, 2])], { keepdims: 0 });
+    return withGradient ? { value, seed: g.op('Expand', [g.op('Mul', [onehot, mask]), g.shape(v.name)], {}, 'seed') } : { value };
+  }
   const value = spatial > 0 ? g.op('ReduceMean', [picked], { axes: Array.from({ length: spatial }, (_, i) => i + 1), keepdims: 0 }) : picked;
   if (!withGradient) return { value };
   let scaled = onehot;
@@ -314,10 +324,33 @@ function filterObjective(g: Ops, v: Value, kerasShape: Shape, filters: string, w
 }
 
 /** The target already holds only each image's channel ([N, 1, H, W]): its mean, and 1/(H*W) as the seed. */
-function pickedObjective(g: Ops, v: Value, withGradient: boolean): { value: string; seed?: string } {
+function pickedObjective(g: Ops, v: Value, withGradient: boolean, mask?: string): { value: string; seed?: string } {
+  if (mask) {
+    const value = g.op('ReduceSum', [g.op('Mul', [v.name, mask]), g.ints([1, 2, 3])], { keepdims: 0 });
+    return withGradient ? { value, seed: g.op('Expand', [mask, g.shape(v.name)], {}, 'seed') } : { value };
+  }
   const value = g.op('ReduceMean', [v.name], { axes: [1, 2, 3], keepdims: 0 });
   if (!withGradient) return { value };
   return { value, seed: g.op('Expand', [g.inverseCount(v.name, 2, 4), g.shape(v.name)], {}, 'seed') };
+}
+
+/**
+ * A [1, 1, H, W] one-hot of the unit at `position` (fractions of the layer's height and width) in the
+ * NCHW value `v`, for any H and W at run time: floor(fraction * size), clamped, as tfjs-engine does.
+ */
+function positionMask(g: Ops, v: string, position: FilterPosition): string {
+  const hw = g.shape(v, 2, 4);
+  const scaled = g.op('Mul', [g.op('Cast', [hw], { to: 1 }), g.floats('position', [position.y, position.x], [2])]);
+  const index = g.op('Min', [g.op('Max', [g.op('Cast', [g.op('Floor', [scaled])], { to: 7 }), g.ints([0, 0])]), g.op('Sub', [hw, g.ints([1, 1])])]);
+  const zero = g.ints([0], []);
+  const one = g.ints([1], []);
+  const axis = (k: number, over: string) => {
+    const size = g.op('Gather', [hw, g.ints([k], [])], { axis: 0 });
+    const at = g.op('Gather', [index, g.ints([k], [])], { axis: 0 });
+    return g.op('Cast', [g.op('Equal', [g.op('Range', [zero, size, one]), at])], { to: 1 }, over);
+  };
+  const plane = g.op('Mul', [g.unsqueeze(axis(0, 'rows'), [1]), g.unsqueeze(axis(1, 'cols'), [0])]);
+  return g.unsqueeze(plane, [0, 1]);
 }
 
 /** g / (stat + 1e-5) per image, stat the RMS, standard deviation or mean |g| over the image. */

@@ -279,7 +279,7 @@ const MAX_LIVE_SESSIONS = 4;
 function cacheKey(objective: Objective, normalize: GradientNormalization, outputs: 'values' | 'gradient', batch: number | undefined): string {
   const what =
     objective.kind === 'filter'
-      ? `filter:${objective.layer}`
+      ? `filter:${objective.layer}${objective.preActivation ? ':pre' : ''}${objective.position ? `@${objective.position.y},${objective.position.x}` : ''}${objective.negative ? ':neg' : ''}`
       : `layers:${objective.terms.map((t) => `${t.layer}*${t.weight}:${t.reduce}`).join('+')}`;
   const n = batch === undefined ? '' : `|n=${batch}`;
   return outputs === 'values' ? `${what}|values${n}` : `${what}|${normalize}${n}`;

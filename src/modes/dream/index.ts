@@ -63,7 +63,7 @@ export const dreamMode = defineMode<DreamConfig>({
   },
   async run(ctx, config, options) {
     const { out } = config.write;
-    validateDreamOptions({ ...config.ascend, normalize: 'rms', divisor: ctx.divisor, seed: config.seed.seed, objective: { kind: 'layers', terms: [] } });
+    validateDreamOptions({ ...config.ascend, halo: config.ascend.halo ?? 0, normalize: 'rms', divisor: ctx.divisor, seed: config.seed.seed, objective: { kind: 'layers', terms: [] } });
     const { specs, failures } = await expandInputs(config.seed.inputs, config.seed.include);
     const previous = options.resume ? await previousRecords(out) : new Map<string, job.DreamRecord>();
     if (previous.size > 0) ctx.emit({ type: 'info', message: `resuming: ${previous.size} input${previous.size === 1 ? '' : 's'} already done` });

@@ -7,7 +7,8 @@ import { mergeLuminance, splitLuminance } from '../../ascent/color.js';
 import { dream, type OctaveRecord } from '../../ascent/dream.js';
 import { buildObjective, parseObjectiveTerms } from '../../ascent/objective-spec.js';
 import { resize, type Plane } from '../../ascent/resample.js';
-import type { GradientNormalization, Objective } from '../../engine/engine.js';
+import { objectiveLayers, type GradientNormalization, type Objective } from '../../engine/engine.js';
+import { exactHalo } from '../../model/receptive-field.js';
 import { InputError, UsageError } from '../../errors.js';
 import { createImage, withData, type RawImage } from '../../io/image.js';
 import type { InputSpec } from '../../io/input-spec.js';
@@ -78,7 +79,8 @@ async function dreamOne(ctx: EngineContext, objective: Objective, spec: InputSpe
       normalize: ascend.normalize as GradientNormalization,
       jitter: ascend.jitter,
       tile: ascend.tile,
-      halo: ascend.halo,
+      // Default: exact tiles, the receptive field - 1 at the objective's layers (0 when unbounded: no tiling needs it).
+      halo: ascend.halo ?? exactHalo(ctx.loaded.model, objectiveLayers(objective)) ?? 0,
       divisor: ctx.divisor,
       seed: seed.seed,
     };

@@ -39,7 +39,8 @@ export const dreamStages = {
       jitter: z.number().int().min(0).default(32),
       /** Gradient tile size (bounds memory) and the context around each tile. */
       tile: positiveInt.default(512),
-      halo: z.number().int().min(0).default(32),
+      /** Default: the model's receptive field - 1 at the objective's layers (exact tiled gradients), rounded up to its pooling factor. */
+      halo: z.number().int().min(0).optional(),
       /** RGB photos: dream on luminance and keep chroma, or convert to gray. */
       color: z.enum(['luminance', 'gray']).default('luminance'),
     })

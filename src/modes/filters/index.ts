@@ -6,7 +6,9 @@ import path from 'node:path';
 import { stripeEnergy } from '../../ascent/analysis.js';
 import { parseFilterSelection } from '../../ascent/filters.js';
 import { parseInit } from '../../ascent/init.js';
-import { RECIPES, getRecipe } from '../../ascent/recipes.js';
+import { readingOf, readingsTable, summariseReadings } from '../../ascent/readings.js';
+import { RECIPES, getRecipe, type SpectralSettings } from '../../ascent/recipes.js';
+import { UsageError } from '../../errors.js';
 import { planVisualization, splitJobs, type FilterJob, type FilterResult } from '../../ascent/visualize.js';
 import type { GradientNormalization } from '../../engine/engine.js';
 import { ensureWritableDir, writeFileAtomic } from '../../io/atomic.js';
@@ -38,7 +40,15 @@ function resolve(config: FiltersConfig, model: LayersModel) {
       normalize: (config.ascend.normalize as GradientNormalization | undefined) ?? recipe.normalize,
     },
     init: config.seed.init ?? recipe.init,
+    spectral: spectralSettings(config),
   };
+}
+
+/** A spectral recipe's settings with the config's `ascend.lucid` overrides; undefined for pixel recipes. */
+function spectralSettings(config: FiltersConfig): SpectralSettings | undefined {
+  const recipe = getRecipe(config.ascend.recipe);
+  if (config.ascend.lucid && !recipe.spectral) throw new UsageError(`this setting is for a spectral recipe (lucid); recipe ${recipe.name} ascends pixels`);
+  return recipe.spectral ? Object.freeze({ ...recipe.spectral, ...config.ascend.lucid }) : undefined;
 }
 
 function formatActivation(v: number): string {
@@ -59,6 +69,8 @@ export const filtersMode = defineMode<FiltersConfig>({
     at(['ascend', 'recipe'], () => getRecipe(config.ascend.recipe));
     at(['seed', 'init'], () => parseInit(config.seed.init ?? RECIPES[config.ascend.recipe]?.init ?? 'uniform:0:2'));
     at(['ascend', 'filters'], () => parseFilterSelection(config.ascend.filters));
+    // Each override at its own path, so a user who typed --tv reads --tv.
+    for (const key of Object.keys(config.ascend.lucid ?? {})) at(['ascend', 'lucid', key], () => RECIPES[config.ascend.recipe] && spectralSettings(config));
   },
   checkModel(model, config) {
     const c = resolve(config, model);
@@ -67,7 +79,7 @@ export const filtersMode = defineMode<FiltersConfig>({
   workers: (config) => config.ascend.workers,
   async run(ctx, config) {
     const c = resolve(config, ctx.loaded.model);
-    const { init, ...recorded } = c;
+    const { init, spectral, ...recorded } = c;
     const plan = planVisualization(ctx.loaded.model, { layers: c.ascend.layers, filters: parseFilterSelection(c.ascend.filters), seed: c.seed.seed, size: c.seed.size });
     const jobs = splitJobs(plan, c.ascend.batch);
     const total = jobs.reduce((s, j) => s + j.filters.length, 0);
@@ -81,6 +93,11 @@ export const filtersMode = defineMode<FiltersConfig>({
       normalize: c.ascend.normalize,
       seed: c.seed.seed,
       recordEvery: c.write.animate ? recordInterval(c.ascend.steps) : 0,
+      octaves: c.ascend.octaves,
+      octaveScale: c.ascend.octaveScale,
+      spectral,
+      position: c.ascend.neuron ? { y: c.ascend.neuron[0], x: c.ascend.neuron[1] } : undefined,
+      negative: c.ascend.negative || undefined,
     };
     const progress = (j: FilterJob, step: number) => ctx.emit({ type: 'progress', done, total, label: `${j.layer} step ${step}/${c.ascend.steps}` });
     const perJob = await runJobs(ctx, {
@@ -98,7 +115,9 @@ export const filtersMode = defineMode<FiltersConfig>({
     // Results in job order, whatever the worker that ran them.
     const results = perJob.flatMap((r) => r ?? []);
     const records = await renderSheets(ctx.out, results, c, ctx.channels, ctx.loaded.trained);
-    return { config: recorded, results: records, extra: { layers: layerSummaries(records) } };
+    const layers = layerSummaries(records).map((s) => ({ ...s, ...summariseReadings(records.filter((r) => r.layer === s.layer)) }));
+    ctx.emit({ type: 'table', title: `per-layer readings (${c.ascend.recipe} recipe)`, text: readingsTable(layers) });
+    return { config: recorded, results: records, extra: { layers } };
   },
   summarize(manifest, config) {
     const sheets = new Set((manifest.results as FilterRecord[]).map((r) => r.file));
@@ -152,6 +171,8 @@ async function renderSheets(out: string, results: FilterResult[], c: ReturnType<
       if (r.dead) record.dead = true;
       const stripes = channels === 1 ? stripeEnergy(r.image, size, size) : undefined;
       if (stripes) record.stripes = { alongX: Number(stripes.alongX.toFixed(4)), alongY: Number(stripes.alongY.toFixed(4)) };
+      record.spectrum = readingOf(r.image, size, size, channels);
+      if (r.octaves) record.octaves = r.octaves;
       if (c.write.tiles) {
         record.tile = path.join('tiles', `${layer}-${r.filter}.png`);
         await ensureWritableDir(path.join(out, 'tiles'));

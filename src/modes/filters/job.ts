@@ -1,5 +1,6 @@
 /** One filters job (a batch of one layer's filters), the same in this thread and on a worker. */
-import type { GradientNormalization } from '../../engine/engine.js';
+import type { FilterPosition, GradientNormalization } from '../../engine/engine.js';
+import type { SpectralSettings } from '../../ascent/recipes.js';
 import { parseInit, prepareInit, type AliasingOptions } from '../../ascent/init.js';
 import { runFilterJob, type FilterJob, type FilterResult } from '../../ascent/visualize.js';
 import type { EngineContext } from '../../run/context.js';
@@ -16,6 +17,14 @@ export interface FilterJobConfig {
   seed: number;
   /** Record each filter's image every this many steps, for animations (0: none). */
   recordEvery: number;
+  /** Multi-octave ascent: sizes (1: the seed's single size) and their ratio. */
+  octaves: number;
+  octaveScale: number;
+  /** A spectral recipe's settings (lucid), with the config's overrides. */
+  spectral?: SpectralSettings;
+  /** Neuron objective and minimising. */
+  position?: FilterPosition;
+  negative?: boolean;
 }
 
 /** Progress of a job: the step it finished. */
@@ -23,7 +32,7 @@ export type FilterJobProgress = number;
 
 export async function createJobRunner(ctx: EngineContext, config: FilterJobConfig): Promise<JobRunner<FilterJob, FilterResult[], FilterJobProgress>> {
   // An image: init reads its file once per process.
-  const options = { ...config, init: await prepareInit(parseInit(config.init), config.aliasing) };
+  const options = { ...config, divisor: ctx.divisor, init: await prepareInit(parseInit(config.init), config.aliasing) };
   return (job, progress) => runFilterJob(ctx.engine, ctx.channels, options, job, progress);
 }
 

@@ -1,5 +1,7 @@
 /** What the filters mode records per filter and per layer in manifest.json. */
 import type { StripeEnergy } from '../../ascent/analysis.js';
+import type { OctaveRecord } from '../../ascent/octaves.js';
+import type { SpectrumRecord } from '../../ascent/readings.js';
 
 export interface FilterRecord {
   layer: string;
@@ -9,6 +11,10 @@ export interface FilterRecord {
   dead?: boolean;
   /** Spectral energy shares of the final image: variation along x (vertical stripes) and along y. */
   stripes?: StripeEnergy;
+  /** The final image's spectrum: high-frequency share, orientation shares, dominant angle, histogram. */
+  spectrum?: SpectrumRecord;
+  /** Multi-octave or spectral runs: each octave's size and objective at its start and end. */
+  octaves?: OctaveRecord[];
   /** The layer's contact sheet. */
   file: string;
   /** This filter's own PNG, with `write.tiles`. */

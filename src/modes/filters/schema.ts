@@ -37,6 +37,31 @@ export const filtersStages = {
       batch: positiveInt.default(1),
       /** Worker threads, each with its own engine; default: the engine's plan (see planParallelism). */
       workers: positiveInt.optional(),
+      /** Sizes ascended, smallest first, each upscaled into the next; 1 is the seed's single size. */
+      octaves: positiveInt.default(1),
+      /** Size ratio between octaves. */
+      octaveScale: z.number().gt(1).default(1.4),
+      /** A neuron objective: the unit at [y, x] as fractions of the layer's height and width (0.5 = centre). */
+      neuron: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).optional(),
+      /** Minimise each filter instead of maximising it. */
+      negative: z.boolean().default(false),
+      /** Overrides of a spectral recipe's (lucid's) settings; the recipe's own are in ascent/recipes.ts. */
+      lucid: z
+        .object({
+          decay: z.number().min(0),
+          sd: z.number().positive(),
+          pad: z.number().int().min(0),
+          jitter: z.number().int().min(0),
+          scale: z.tuple([z.number().positive(), z.number().positive()]),
+          rotate: z.number().min(0).max(180),
+          rescueSteps: z.number().int().min(0),
+          tv: z.number().min(0),
+          l1: z.number().min(0),
+          blur: z.number().min(0),
+        })
+        .partial()
+        .strict()
+        .optional(),
     })
     .strict(),
   render: z
