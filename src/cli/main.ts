@@ -13,6 +13,7 @@ import { dreamCommand } from './commands/dream.js';
 import { inspectCommand } from './commands/inspect.js';
 import { batchCommand } from './commands/batch.js';
 import { convertCommand } from './commands/convert.js';
+import { activationsCommand } from './commands/activations.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -29,7 +30,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(inspectCommand)
       .command(batchCommand)
       .command(convertCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval')
+      .command(activationsCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, activations')
       .strict()
       .help()
       .version()
