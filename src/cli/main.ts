@@ -14,6 +14,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { batchCommand } from './commands/batch.js';
 import { convertCommand } from './commands/convert.js';
 import { activationsCommand } from './commands/activations.js';
+import { attributeCommand } from './commands/attribute.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -31,7 +32,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(batchCommand)
       .command(convertCommand)
       .command(activationsCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, activations')
+      .command(attributeCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, activations, attribute')
       .strict()
       .help()
       .version()
