@@ -15,6 +15,7 @@ import { batchCommand } from './commands/batch.js';
 import { convertCommand } from './commands/convert.js';
 import { activationsCommand } from './commands/activations.js';
 import { attributeCommand } from './commands/attribute.js';
+import { examplesCommand } from './commands/examples.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -33,7 +34,8 @@ export async function main(argv: string[]): Promise<number> {
       .command(convertCommand)
       .command(activationsCommand)
       .command(attributeCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, activations, attribute')
+      .command(examplesCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, activations, attribute, examples')
       .strict()
       .help()
       .version()
