@@ -29,3 +29,8 @@ export { recalibrateBatchNorm } from './train/batchnorm.js';
 export { validatePipeline } from './pipeline/validate.js';
 export { runPipeline } from './pipeline/run.js';
 export { readPipelineFile, applyOverrides } from './pipeline/file.js';
+export { runActivations, activationsConfigSchema, type ActivationsConfig } from './activations/activations.js';
+export { runAttribute, attributeSlice, attributeConfigSchema, type AttributeConfig } from './attribution/attribute.js';
+export { ATTRIBUTION_METHODS, METHOD_NAMES } from './attribution/methods.js';
+export { runExamples, examplesConfigSchema, type ExamplesConfig } from './examples/examples.js';
+export { encodeNpy, decodeNpy, writeNpy } from './io/npy.js';
