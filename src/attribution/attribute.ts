@@ -41,7 +41,7 @@ export const attributeConfigSchema = z
     /** Gaussian sigma in pixels of the blurred baseline. */
     blurSigma: z.number().gt(0).max(1000).default(8),
     /** SmoothGrad / IG images per engine call (memory grows with it; see BENCHMARKS.md). */
-    batch: z.number().int().min(1).max(1024).default(8),
+    batch: z.number().int().min(1).max(1024).default(2),
     window: percentileWindow,
     seed: z.number().int().min(0).default(0),
     out: z.string().min(1),
