@@ -39,3 +39,8 @@ export { openRun, type RunContext, type EngineContext } from './run/context.js';
 export { runJobs, jobModule, type JobRunner, type JobModule } from './run/jobs.js';
 export type { Manifest } from './run/manifest.js';
 export { readPipelineFile, applyOverrides } from './pipeline/file.js';
+export { runActivations, activationsConfigSchema, type ActivationsConfig } from './activations/activations.js';
+export { runAttribute, attributeSlice, attributeConfigSchema, type AttributeConfig } from './attribution/attribute.js';
+export { ATTRIBUTION_METHODS, METHOD_NAMES } from './attribution/methods.js';
+export { runExamples, examplesConfigSchema, type ExamplesConfig } from './examples/examples.js';
+export { encodeNpy, decodeNpy, writeNpy } from './io/npy.js';

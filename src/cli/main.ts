@@ -13,6 +13,9 @@ import { dreamCommand } from './commands/dream.js';
 import { inspectCommand } from './commands/inspect.js';
 import { batchCommand } from './commands/batch.js';
 import { convertCommand } from './commands/convert.js';
+import { activationsCommand } from './commands/activations.js';
+import { attributeCommand } from './commands/attribute.js';
+import { examplesCommand } from './commands/examples.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -29,7 +32,10 @@ export async function main(argv: string[]): Promise<number> {
       .command(inspectCommand)
       .command(batchCommand)
       .command(convertCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval')
+      .command(activationsCommand)
+      .command(attributeCommand)
+      .command(examplesCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, inspect, convert, train, eval, activations, attribute, examples')
       .strict()
       .help()
       .version()
