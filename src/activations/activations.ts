@@ -131,59 +131,80 @@ function fmt(v: number): string {
   return Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : v.toPrecision(3);
 }
 
+/** What the three real-slice analyses compute with: an opened model and its engine. */
+export interface OpenedEngine {
+  model: LayersModel;
+  engine: Engine;
+}
+
+/**
+ * Sheets and raw maps of every slice of `config.inputs` on an opened model (the layers and channels
+ * already checked against it): the work of `runActivations` and of the `activations` mode.
+ */
+export async function activationsOnModel(opened: OpenedEngine, config: ActivationsConfig, onEvent?: (e: RealSliceEvent) => void): Promise<ActivationsRecord[]> {
+  const selection = parseChannelSelection(config.channels);
+  const { slices, failures } = await loadSlices(config.inputs, { include: config.include, window: config.window, channels: modelChannels(opened.model) });
+  const results: ActivationsRecord[] = failures.map((f: SliceFailure) => ({ input: f.input, error: f.error }));
+  for (const [index, slice] of slices.entries()) {
+    onEvent?.({ type: 'slice', input: slice.input, index, total: slices.length });
+    const layers = await sliceActivations(opened.engine, opened.model, slice, config.layers);
+    const records: ActivationsLayerRecord[] = [];
+    for (const l of layers) {
+      const c = l.maps.channels;
+      const means = channelMeans(l.maps, 0, l.height, l.width);
+      const shown = resolveChannels(selection, l.layer, c, config.seed, means);
+      const plane = l.height * l.width;
+      const tiles: SheetTile[] = shown.map((k) => {
+        const map = l.data.subarray(k * plane, (k + 1) * plane);
+        return { image: renderTile(map, l.width, l.height, 1, minMaxWindow(map), config.colormap), label: `#${k} ${fmt(means[k]!)}` };
+      });
+      const base = `${slice.name}_${l.layer}`;
+      const sheet = await renderSheet(tiles, { title: `${l.layer} on ${slice.name}`, subtitle: `${l.width}x${l.height}, channel #, mean activation`, columns: config.columns });
+      await writeFileAtomic(path.join(config.out, `${base}.png`), sheet.png);
+      await writeNpy(path.join(config.out, `${base}.npy`), l.data, [c, l.height, l.width]);
+      const record: ActivationsLayerRecord = {
+        layer: l.layer,
+        height: l.height,
+        width: l.width,
+        channels: c,
+        stride: l.stride,
+        shown: shown.map((k) => ({ channel: k, mean: means[k]! })),
+        sheet: `${base}.png`,
+        npy: `${base}.npy`,
+      };
+      const geometry = slice.source.meta.geometry;
+      if (config.raw === 'nifti' && geometry && (slice.source.meta.format === 'nifti' || slice.source.meta.format === 'dicom')) {
+        const images = Array.from({ length: c }, (_, k) =>
+          createImage(l.width, l.height, 1, l.data.slice(k * plane, (k + 1) * plane), {
+            format: 'nifti',
+            source: slice.source.meta.source,
+            nifti: slice.source.meta.nifti,
+            geometry: scaledGeometry(geometry, l.stride[0], l.stride[1], k),
+          }),
+        );
+        await writeImages(images, path.join(config.out, `${base}.nii.gz`), { bitDepth: 32, description: `unet-dream activations ${l.layer}` });
+        record.nifti = `${base}.nii.gz`;
+      }
+      records.push(record);
+    }
+    results.push({ input: slice.input, layers: records });
+  }
+  return results;
+}
+
+/** Layer names and listed channels of `config` against the loaded model (UsageError naming the option). */
+export function checkActivationsModel(model: LayersModel, config: ActivationsConfig): void {
+  checkAgainstLayers(config, parseChannelSelection(config.channels), layersFromModel(model));
+}
+
 export async function runActivations(raw: unknown, onEvent?: (e: RealSliceEvent) => void): Promise<ActivationsResult> {
   const start = performance.now();
-  const { config, selection, peeked } = await validateActivations(raw);
+  const { config, peeked } = await validateActivations(raw);
   await ensureWritableDir(config.out);
   const opened = await openModel(config.model, onEvent);
   try {
-    if (!peeked) checkAgainstLayers(config, selection, layersFromModel(opened.model));
-    const { slices, failures } = await loadSlices(config.inputs, { include: config.include, window: config.window, channels: modelChannels(opened.model) });
-    const results: ActivationsRecord[] = failures.map((f: SliceFailure) => ({ input: f.input, error: f.error }));
-    for (const [index, slice] of slices.entries()) {
-      onEvent?.({ type: 'slice', input: slice.input, index, total: slices.length });
-      const layers = await sliceActivations(opened.engine, opened.model, slice, config.layers);
-      const records: ActivationsLayerRecord[] = [];
-      for (const l of layers) {
-        const c = l.maps.channels;
-        const means = channelMeans(l.maps, 0, l.height, l.width);
-        const shown = resolveChannels(selection, l.layer, c, config.seed, means);
-        const plane = l.height * l.width;
-        const tiles: SheetTile[] = shown.map((k) => {
-          const map = l.data.subarray(k * plane, (k + 1) * plane);
-          return { image: renderTile(map, l.width, l.height, 1, minMaxWindow(map), config.colormap), label: `#${k} ${fmt(means[k]!)}` };
-        });
-        const base = `${slice.name}_${l.layer}`;
-        const sheet = await renderSheet(tiles, { title: `${l.layer} on ${slice.name}`, subtitle: `${l.width}x${l.height}, channel #, mean activation`, columns: config.columns });
-        await writeFileAtomic(path.join(config.out, `${base}.png`), sheet.png);
-        await writeNpy(path.join(config.out, `${base}.npy`), l.data, [c, l.height, l.width]);
-        const record: ActivationsLayerRecord = {
-          layer: l.layer,
-          height: l.height,
-          width: l.width,
-          channels: c,
-          stride: l.stride,
-          shown: shown.map((k) => ({ channel: k, mean: means[k]! })),
-          sheet: `${base}.png`,
-          npy: `${base}.npy`,
-        };
-        const geometry = slice.source.meta.geometry;
-        if (config.raw === 'nifti' && geometry && (slice.source.meta.format === 'nifti' || slice.source.meta.format === 'dicom')) {
-          const images = Array.from({ length: c }, (_, k) =>
-            createImage(l.width, l.height, 1, l.data.slice(k * plane, (k + 1) * plane), {
-              format: 'nifti',
-              source: slice.source.meta.source,
-              nifti: slice.source.meta.nifti,
-              geometry: scaledGeometry(geometry, l.stride[0], l.stride[1], k),
-            }),
-          );
-          await writeImages(images, path.join(config.out, `${base}.nii.gz`), { bitDepth: 32, description: `unet-dream activations ${l.layer}` });
-          record.nifti = `${base}.nii.gz`;
-        }
-        records.push(record);
-      }
-      results.push({ input: slice.input, layers: records });
-    }
+    if (!peeked) checkActivationsModel(opened.model, config);
+    const results = await activationsOnModel(opened, config, onEvent);
     const result = { config, model: opened.info, results, wallTimeMs: performance.now() - start };
     await writeFileAtomic(path.join(config.out, 'manifest.json'), `${JSON.stringify({ command: 'activations', ...result }, null, 2)}\n`);
     return result;

@@ -111,51 +111,79 @@ export async function attributeSlice(engine: Engine, model: LayersModel, slice: 
   return { ...out, map };
 }
 
-export async function runAttribute(raw: unknown, onEvent?: (e: RealSliceEvent) => void): Promise<AttributeResult> {
-  const start = performance.now();
-  const { config, target, peeked } = await validateAttribute(raw);
-  await ensureWritableDir(config.out);
-  // Slices before the model: a region outside a slice is a usage error, found before any model loads.
+/** What `attributeSlices` computes with: an opened model and its engine. */
+export interface OpenedEngine {
+  model: LayersModel;
+  engine: Engine;
+}
+
+/** The target's layer, Grad-CAM's layer and the model's channels against the loaded model (UsageError). */
+export function checkAttributeModel(model: LayersModel, config: AttributeConfig): void {
+  checkLayers(config, parseTarget(config.target), layersFromModel(model));
+  const channels = modelChannels(model);
+  if (channels !== 1) throw new UsageError(`attribute supports 1-channel models (MR slices); this model takes ${channels} channels`);
+}
+
+/**
+ * Overlay, raw map and native-format map of every slice on an opened model (checked against it with
+ * checkAttributeModel): the work of `runAttribute` and of the `attribute` mode.
+ */
+export async function attributeSlices(opened: OpenedEngine, config: AttributeConfig, slices: readonly Slice[], onEvent?: (e: RealSliceEvent) => void): Promise<AttributionRecord[]> {
+  const target = parseTarget(config.target);
+  const signed = ATTRIBUTION_METHODS[config.method]!.signed;
+  const results: AttributionRecord[] = [];
+  for (const [index, slice] of slices.entries()) {
+    onEvent?.({ type: 'slice', input: slice.input, index, total: slices.length });
+    const t0 = performance.now();
+    const out = await attributeSlice(opened.engine, opened.model, slice, target, config.method, methodOptions(config));
+    const ms = performance.now() - t0;
+    const base = `${slice.name}_${config.method}`;
+    await writeFileAtomic(path.join(config.out, `${base}.png`), await renderOverlay(slice.data, out.map, slice.width, slice.height, signed));
+    await writeNpy(path.join(config.out, `${base}.npy`), out.map, [slice.height, slice.width]);
+    const record: AttributionRecord = { input: slice.input, method: config.method, target: config.target, overlay: `${base}.png`, npy: `${base}.npy`, ms };
+    const format = slice.source.meta.format;
+    if (format === 'nifti' || format === 'dicom') {
+      const file = `${base}${format === 'nifti' ? '.nii.gz' : '.dcm'}`;
+      const { window: _window, ...meta } = slice.source.meta;
+      await writeImage(createImage(slice.width, slice.height, 1, out.map, { ...meta, hasAlpha: false }), path.join(config.out, file), {
+        description: `unet-dream ${config.method} ${config.target}`.slice(0, 64),
+      });
+      record.native = file;
+    }
+    let min = Infinity;
+    let max = -Infinity;
+    for (const v of out.map) {
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+    record.range = { min, max };
+    if (out.completeness) {
+      const { fx, fBaseline, sum } = out.completeness;
+      record.completeness = { ...out.completeness, relativeError: Math.abs(sum - (fx - fBaseline)) / Math.max(Math.abs(fx - fBaseline), 1e-12) };
+    }
+    results.push(record);
+  }
+  return results;
+}
+
+/** The slices of `config.inputs`, each checked to contain the target (a region outside one is a UsageError). */
+export async function loadAttributeSlices(config: AttributeConfig): Promise<{ slices: Slice[]; failures: AttributionRecord[] }> {
+  const target = parseTarget(config.target);
   const { slices, failures } = await loadSlices(config.inputs, { include: config.include, window: config.window, channels: 1 });
   for (const s of slices) checkTargetInside(target, s.width, s.height, s.input);
+  return { slices, failures: failures.map((f) => ({ input: f.input, error: f.error })) };
+}
+
+export async function runAttribute(raw: unknown, onEvent?: (e: RealSliceEvent) => void): Promise<AttributeResult> {
+  const start = performance.now();
+  const { config } = await validateAttribute(raw);
+  await ensureWritableDir(config.out);
+  // Slices before the model: a region outside a slice is a usage error, found before any model loads.
+  const { slices, failures } = await loadAttributeSlices(config);
   const opened = await openModel(config.model, onEvent);
   try {
-    if (!peeked) checkLayers(config, target, layersFromModel(opened.model));
-    const channels = modelChannels(opened.model);
-    if (channels !== 1) throw new UsageError(`attribute supports 1-channel models (MR slices); this model takes ${channels} channels`);
-    const results: AttributionRecord[] = failures.map((f) => ({ input: f.input, error: f.error }));
-    const signed = ATTRIBUTION_METHODS[config.method]!.signed;
-    for (const [index, slice] of slices.entries()) {
-      onEvent?.({ type: 'slice', input: slice.input, index, total: slices.length });
-      const t0 = performance.now();
-      const out = await attributeSlice(opened.engine, opened.model, slice, target, config.method, methodOptions(config));
-      const ms = performance.now() - t0;
-      const base = `${slice.name}_${config.method}`;
-      await writeFileAtomic(path.join(config.out, `${base}.png`), await renderOverlay(slice.data, out.map, slice.width, slice.height, signed));
-      await writeNpy(path.join(config.out, `${base}.npy`), out.map, [slice.height, slice.width]);
-      const record: AttributionRecord = { input: slice.input, method: config.method, target: config.target, overlay: `${base}.png`, npy: `${base}.npy`, ms };
-      const format = slice.source.meta.format;
-      if (format === 'nifti' || format === 'dicom') {
-        const file = `${base}${format === 'nifti' ? '.nii.gz' : '.dcm'}`;
-        const { window: _window, ...meta } = slice.source.meta;
-        await writeImage(createImage(slice.width, slice.height, 1, out.map, { ...meta, hasAlpha: false }), path.join(config.out, file), {
-          description: `unet-dream ${config.method} ${config.target}`.slice(0, 64),
-        });
-        record.native = file;
-      }
-      let min = Infinity;
-      let max = -Infinity;
-      for (const v of out.map) {
-        min = Math.min(min, v);
-        max = Math.max(max, v);
-      }
-      record.range = { min, max };
-      if (out.completeness) {
-        const { fx, fBaseline, sum } = out.completeness;
-        record.completeness = { ...out.completeness, relativeError: Math.abs(sum - (fx - fBaseline)) / Math.max(Math.abs(fx - fBaseline), 1e-12) };
-      }
-      results.push(record);
-    }
+    checkAttributeModel(opened.model, config);
+    const results = [...failures, ...(await attributeSlices(opened, config, slices, onEvent))];
     const result = { config, model: opened.info, results, wallTimeMs: performance.now() - start };
     await writeFileAtomic(path.join(config.out, 'manifest.json'), `${JSON.stringify({ command: 'attribute', ...result }, null, 2)}\n`);
     return result;

@@ -169,83 +169,104 @@ export function cropPatch(slice: Pick<Slice, 'data' | 'width' | 'height' | 'chan
   return { data, crop: [x0, y0, size, size], center: [cx, cy] };
 }
 
+/** What `examplesOnModel` computes with: an opened model and its engine. */
+export interface OpenedEngine {
+  model: LayersModel;
+  engine: Engine;
+}
+
+/** Layer names and listed filters of `config` against the loaded model (UsageError naming the option). */
+export function checkExamplesModel(model: LayersModel, config: ExamplesConfig): void {
+  const sel = parseFilterSelection(config.filters);
+  checkLayers(config, sel.kind === 'list' ? Math.max(...sel.indices) : undefined, layersFromModel(model));
+}
+
+export interface ExamplesOutput {
+  slices: number;
+  failures: { input: string; error: string }[];
+  layers: ExamplesLayerRecord[];
+}
+
+/** Sheets of the top patches per filter on an opened model: the work of `runExamples` and of the `examples` mode. */
+export async function examplesOnModel(opened: OpenedEngine, config: ExamplesConfig, onEvent?: (e: RealSliceEvent) => void): Promise<ExamplesOutput> {
+  const { model, engine } = opened;
+  const channels = modelChannels(model);
+  const { slices, failures } = await loadSlices(config.inputs, { include: config.include, window: config.window, channels });
+  for (let i = 0; i < (config.phantoms ?? 0); i++) {
+    const text = `phantom:random:${config.seed + i}:${config.size}`;
+    slices.push(toSlice(phantomImage(text), text, `phantom_${i}`, { window: config.window, channels }));
+  }
+  const selection = parseFilterSelection(config.filters);
+  const fields = receptiveFields(model);
+  const recipe = getRecipe('seed');
+  const layers: ExamplesLayerRecord[] = [];
+  for (const [li, layer] of config.layers.entries()) {
+    onEvent?.({ type: 'layer', layer, index: li, total: config.layers.length });
+    const count = (model.getLayer(layer).outputShape as number[])[3]!;
+    const filters = resolveFilters(selection, layer, count, config.seed);
+    const { best, stride } = await topUnits(engine, model, slices, layer, filters, config.top, config.batch);
+    const rf = fields.get(layer) ?? { size: Infinity, jump: stride };
+    const size = Math.max(1, Math.min(Number.isFinite(rf.size) ? Math.ceil(rf.size) : Infinity, ...slices.map((s) => Math.max(s.width, s.height))));
+    const synthetic = config.synthetic
+      ? await visualizeFilters(engine, model, {
+          layers: [layer],
+          filters: { kind: 'list', indices: filters },
+          init: await prepareInit(parseInit(recipe.init)),
+          size: Math.max(64, Math.ceil(size / sizeMultiple(model)) * sizeMultiple(model)),
+          steps: config.steps ?? recipe.steps,
+          step: recipe.step,
+          normalize: recipe.normalize,
+          seed: config.seed,
+          batch: 1,
+        })
+      : [];
+    const tiles: SheetTile[] = [];
+    const records: ExamplesLayerRecord['filters'] = [];
+    filters.forEach((f, fi) => {
+      const row: ExamplesLayerRecord['filters'][number] = { filter: f, patches: [] };
+      const synth = synthetic.find((r) => r.layer === layer && r.filter === f);
+      if (synth) {
+        const side = Math.round(Math.sqrt(synth.image.length / channels));
+        const grey = Float32Array.from({ length: side * side }, (_, p) => synth.image[p * channels]!);
+        const small = resize({ data: grey, width: side, height: side, channels: 1 }, size, size).data;
+        tiles.push({ image: renderTile(small, size, size, 1, minMaxWindow(small), 'gray'), label: `#${f} synthetic` });
+        row.synthetic = { activation: synth.activation.end };
+      }
+      for (let k = 0; k < config.top; k++) {
+        const b = best[fi]![k];
+        if (!b) {
+          tiles.push({ image: renderTile(new Float32Array(size * size), size, size, 1, { low: 0, high: 1 }, 'gray'), label: '' });
+          continue;
+        }
+        const slice = slices[b.slice]!;
+        const patch = cropPatch(slice, b.ux, b.uy, stride, size);
+        tiles.push({ image: renderTile(patch.data, size, size, 1, { low: 0, high: 1 }, 'gray'), label: b.value.toPrecision(3) });
+        row.patches.push({ source: slice.input, unit: [b.ux, b.uy], center: patch.center, crop: patch.crop, activation: b.value });
+      }
+      records.push(row);
+    });
+    const sheet = `examples_${layer}.png`;
+    const rendered = await renderSheet(tiles, {
+      title: `${layer}: top ${config.top} of ${slices.length} slices per filter`,
+      subtitle: `${config.synthetic ? 'synthetic image, then ' : ''}patches of ${size}x${size} px (receptive field), activation`,
+      columns: config.top + (config.synthetic ? 1 : 0),
+      minTileSize: 80,
+    });
+    await writeFileAtomic(path.join(config.out, sheet), rendered.png);
+    layers.push({ layer, receptiveField: { size: rf.size, jump: rf.jump }, stride, sheet, filters: records });
+  }
+  return { slices: slices.length, failures, layers };
+}
+
 export async function runExamples(raw: unknown, onEvent?: (e: RealSliceEvent) => void): Promise<ExamplesResult> {
   const start = performance.now();
   const { config, peeked } = await validateExamples(raw);
   await ensureWritableDir(config.out);
   const opened = await openModel(config.model, onEvent);
   try {
-    const { model, engine } = opened;
-    if (!peeked) {
-      const sel = parseFilterSelection(config.filters);
-      checkLayers(config, sel.kind === 'list' ? Math.max(...sel.indices) : undefined, layersFromModel(model));
-    }
-    const channels = modelChannels(model);
-    const { slices, failures } = await loadSlices(config.inputs, { include: config.include, window: config.window, channels });
-    for (let i = 0; i < (config.phantoms ?? 0); i++) {
-      const text = `phantom:random:${config.seed + i}:${config.size}`;
-      slices.push(toSlice(phantomImage(text), text, `phantom_${i}`, { window: config.window, channels }));
-    }
-    const selection = parseFilterSelection(config.filters);
-    const fields = receptiveFields(model);
-    const recipe = getRecipe('seed');
-    const layers: ExamplesLayerRecord[] = [];
-    for (const [li, layer] of config.layers.entries()) {
-      onEvent?.({ type: 'layer', layer, index: li, total: config.layers.length });
-      const count = (model.getLayer(layer).outputShape as number[])[3]!;
-      const filters = resolveFilters(selection, layer, count, config.seed);
-      const { best, stride } = await topUnits(engine, model, slices, layer, filters, config.top, config.batch);
-      const rf = fields.get(layer) ?? { size: Infinity, jump: stride };
-      const size = Math.max(1, Math.min(Number.isFinite(rf.size) ? Math.ceil(rf.size) : Infinity, ...slices.map((s) => Math.max(s.width, s.height))));
-      const synthetic = config.synthetic
-        ? await visualizeFilters(engine, model, {
-            layers: [layer],
-            filters: { kind: 'list', indices: filters },
-            init: await prepareInit(parseInit(recipe.init)),
-            size: Math.max(64, Math.ceil(size / sizeMultiple(model)) * sizeMultiple(model)),
-            steps: config.steps ?? recipe.steps,
-            step: recipe.step,
-            normalize: recipe.normalize,
-            seed: config.seed,
-            batch: 1,
-          })
-        : [];
-      const tiles: SheetTile[] = [];
-      const records: ExamplesLayerRecord['filters'] = [];
-      filters.forEach((f, fi) => {
-        const row: ExamplesLayerRecord['filters'][number] = { filter: f, patches: [] };
-        const synth = synthetic.find((r) => r.layer === layer && r.filter === f);
-        if (synth) {
-          const side = Math.round(Math.sqrt(synth.image.length / channels));
-          const grey = Float32Array.from({ length: side * side }, (_, p) => synth.image[p * channels]!);
-          const small = resize({ data: grey, width: side, height: side, channels: 1 }, size, size).data;
-          tiles.push({ image: renderTile(small, size, size, 1, minMaxWindow(small), 'gray'), label: `#${f} synthetic` });
-          row.synthetic = { activation: synth.activation.end };
-        }
-        for (let k = 0; k < config.top; k++) {
-          const b = best[fi]![k];
-          if (!b) {
-            tiles.push({ image: renderTile(new Float32Array(size * size), size, size, 1, { low: 0, high: 1 }, 'gray'), label: '' });
-            continue;
-          }
-          const slice = slices[b.slice]!;
-          const patch = cropPatch(slice, b.ux, b.uy, stride, size);
-          tiles.push({ image: renderTile(patch.data, size, size, 1, { low: 0, high: 1 }, 'gray'), label: b.value.toPrecision(3) });
-          row.patches.push({ source: slice.input, unit: [b.ux, b.uy], center: patch.center, crop: patch.crop, activation: b.value });
-        }
-        records.push(row);
-      });
-      const sheet = `examples_${layer}.png`;
-      const rendered = await renderSheet(tiles, {
-        title: `${layer}: top ${config.top} of ${slices.length} slices per filter`,
-        subtitle: `${config.synthetic ? 'synthetic image, then ' : ''}patches of ${size}x${size} px (receptive field), activation`,
-        columns: config.top + (config.synthetic ? 1 : 0),
-        minTileSize: 80,
-      });
-      await writeFileAtomic(path.join(config.out, sheet), rendered.png);
-      layers.push({ layer, receptiveField: { size: rf.size, jump: rf.jump }, stride, sheet, filters: records });
-    }
-    const result: ExamplesResult = { config, model: opened.info, slices: slices.length, failures, layers, wallTimeMs: performance.now() - start };
+    if (!peeked) checkExamplesModel(opened.model, config);
+    const output = await examplesOnModel(opened, config, onEvent);
+    const result: ExamplesResult = { config, model: opened.info, ...output, wallTimeMs: performance.now() - start };
     await writeFileAtomic(path.join(config.out, 'manifest.json'), `${JSON.stringify({ command: 'examples', ...result }, null, 2)}\n`);
     return result;
   } finally {
