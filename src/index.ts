@@ -49,3 +49,8 @@ export { runAblate, type AblateRunConfig } from './ablate/run.js';
 export { pruneFilters, prunableLayers, countParams, type PruneReport } from './prune/surgery.js';
 export { selectFilters, filterMaxima, parseKeep, type KeepSpec, type LayerSelection } from './prune/select.js';
 export { runPrune, type PruneRunConfig, type PruneRunResult } from './prune/run.js';
+export { runActivations, activationsConfigSchema, type ActivationsConfig } from './activations/activations.js';
+export { runAttribute, attributeSlice, attributeConfigSchema, type AttributeConfig } from './attribution/attribute.js';
+export { ATTRIBUTION_METHODS, METHOD_NAMES } from './attribution/methods.js';
+export { runExamples, examplesConfigSchema, type ExamplesConfig } from './examples/examples.js';
+export { encodeNpy, decodeNpy, writeNpy } from './io/npy.js';

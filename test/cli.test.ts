@@ -83,7 +83,7 @@ describe('unet-dream CLI', () => {
     r = await run('filters', '--colormap', 'jet', '--out', tempDir());
     expect(r.result).toBe(2);
     // A config built from flags names the flag; the same value in a pipeline file names its key (below).
-    expect(r.stderr).toContain('--colormap: expected one of "viridis", "magma", "gray", found string "jet"');
+    expect(r.stderr).toContain('--colormap: expected one of "viridis", "magma", "rdbu", "gray", found string "jet"');
   });
 
   it('an unknown flag or command is bad usage (exit 2)', async () => {

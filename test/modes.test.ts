@@ -16,9 +16,9 @@ const problems = (raw: unknown): string => {
 describe('the table of modes', () => {
   it('is frozen, and an unknown mode lists the valid ones', () => {
     expect(Object.isFrozen(MODES)).toBe(true);
-    expect(MODE_NAMES).toEqual(['filters', 'dream']);
-    expect(() => getMode('dreem')).toThrow('unknown mode "dreem" (did you mean "dream"?); valid modes: filters, dream');
-    expect(problems({ ascend: { mode: 'activations' } })).toBe('ascend.mode: unknown mode "activations"; valid modes: filters, dream');
+    expect(MODE_NAMES).toEqual(['filters', 'dream', 'activations', 'attribute', 'examples']);
+    expect(() => getMode('dreem')).toThrow('unknown mode "dreem" (did you mean "dream"?); valid modes: filters, dream, activations, attribute, examples');
+    expect(problems({ ascend: { mode: 'saliency' } })).toBe('ascend.mode: unknown mode "saliency"; valid modes: filters, dream, activations, attribute, examples');
   });
 
   it('fills every default from the mode schema, filters being the default mode', () => {

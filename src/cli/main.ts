@@ -20,6 +20,9 @@ import { reportCommand } from './commands/report.js';
 import { dissectCommand } from './commands/dissect.js';
 import { ablateCommand } from './commands/ablate.js';
 import { pruneCommand } from './commands/prune.js';
+import { activationsCommand } from './commands/activations.js';
+import { attributeCommand } from './commands/attribute.js';
+import { examplesCommand } from './commands/examples.js';
 
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
@@ -43,7 +46,10 @@ export async function main(argv: string[]): Promise<number> {
       .command(dissectCommand)
       .command(ablateCommand)
       .command(pruneCommand)
-      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, report, inspect, convert, train, eval, merge, queue, worker, dissect, ablate, prune')
+      .command(activationsCommand)
+      .command(attributeCommand)
+      .command(examplesCommand)
+      .demandCommand(1, 'name a command: layers, filters, dream, batch, run, report, inspect, convert, train, eval, activations, attribute, examples, dissect, ablate, prune, merge, queue, worker')
       .strict()
       .help()
       .version()

@@ -35,7 +35,26 @@ export type Objective =
       preActivation?: boolean;
     }
   /** Weighted sum over layers of mean (or mean squared) activation (DeepDream). */
-  | { kind: 'layers'; terms: readonly { layer: string; weight: number; reduce: LayerReduce }[] };
+  | { kind: 'layers'; terms: readonly { layer: string; weight: number; reduce: LayerReduce }[] }
+  /**
+   * Sum of `layer`'s output (all channels) over the box [x0, y0, x1, y1) of its pixels, or over the
+   * whole map without a box: attribution targets of reconstruction networks (`output`, `region:`).
+   */
+  | { kind: 'region'; layer: string; box?: RegionBox };
+
+/** A half-open pixel box [x0, y0, x1, y1) on a layer's map. */
+export type RegionBox = readonly [number, number, number, number];
+
+/** Feature maps of one layer for a batch, NHWC like Batch. */
+export type LayerMaps = Batch;
+
+/** What `layerGradient` returns: the objective, and a layer's activations with the objective's gradient there. */
+export interface LayerGradientResult {
+  values: Float32Array;
+  activations: LayerMaps;
+  /** d(objective_i)/d(activations_i), unnormalised, same layout as `activations`. */
+  gradient: LayerMaps;
+}
 
 export interface FilterPosition {
   y: number;
@@ -77,6 +96,13 @@ export interface Engine {
   evaluate(x: Batch, objective: Objective): Promise<Float32Array>;
   /** Objective values and normalised input gradients per batch image. */
   gradient(x: Batch, objective: Objective, normalize: GradientNormalization): Promise<GradientResult>;
+  /** Forward pass: the feature maps of each of `layers` (one LayerMaps per layer, in order). */
+  activations(x: Batch, layers: readonly string[]): Promise<LayerMaps[]>;
+  /**
+   * The objective's gradient with respect to `layer`'s activations (not the input), unnormalised, and
+   * those activations: what Grad-CAM weighs channels with. `layer` must feed the objective's layer.
+   */
+  layerGradient(x: Batch, objective: Objective, layer: string): Promise<LayerGradientResult>;
   /** Releases cached sub-models and tensors. */
   dispose(): void;
   /** Engine-specific figures for the manifest (e.g. ONNX compile times). */
@@ -94,5 +120,6 @@ export function planParallelism(engine: string, requestedWorkers: number | undef
 }
 
 export function objectiveLayers(objective: Objective): string[] {
+  if (objective.kind === 'region') return [objective.layer];
   return objective.kind === 'filter' ? [objective.layer] : [...new Set(objective.terms.map((t) => t.layer))];
 }

@@ -13,10 +13,12 @@ import {
   type EngineInfo,
   type GradientNormalization,
   type GradientResult,
+  type LayerGradientResult,
+  type LayerMaps,
   type Objective,
 } from './engine.js';
 import { sizeBoundLayer, withInputSize } from '../model/resize.js';
-import { unknownNameError } from '../errors.js';
+import { UsageError, unknownNameError } from '../errors.js';
 
 export class TfjsEngine implements Engine {
   readonly info: EngineInfo;
@@ -90,6 +92,7 @@ export class TfjsEngine implements Engine {
       }
       return objective.negative ? (tf.neg(value) as tf.Tensor1D) : value;
     }
+    if (objective.kind === 'region') return regionSum(outs[0]!, objective.box);
     const layers = objectiveLayers(objective);
     let total: tf.Tensor1D | undefined;
     for (const term of objective.terms) {
@@ -128,6 +131,78 @@ export class TfjsEngine implements Engine {
     return { values: valueData as Float32Array, gradient: gradData as Float32Array };
   }
 
+  async activations(x: Batch, layers: readonly string[]): Promise<LayerMaps[]> {
+    const sub = await this.truncatedModel(x, [...layers]);
+    const outs = tf.tidy(() => {
+      const rank = sub.inputs[0]!.shape.length;
+      const input = toTensor(x);
+      const raw = sub.apply(rank === 3 ? tf.reshape(input, input.shape.slice(0, 3)) : input, { training: false }) as tf.Tensor | tf.Tensor[];
+      return Array.isArray(raw) ? raw : [raw];
+    });
+    try {
+      return await Promise.all(outs.map(async (t) => toMaps(t, (await t.data()) as Float32Array)));
+    } finally {
+      outs.forEach((t) => t.dispose());
+    }
+  }
+
+  async layerGradient(x: Batch, objective: Objective, layer: string): Promise<LayerGradientResult> {
+    const base = await this.sizedModel(x);
+    const valid = base.layers.map((l) => l.name);
+    if (!valid.includes(layer)) throw unknownNameError('layer', layer, valid);
+    const targets = objectiveLayers(objective).map((name) => {
+      if (!valid.includes(name)) throw unknownNameError('layer', name, valid);
+      return base.getLayer(name).output as tf.SymbolicTensor;
+    });
+    const at = base.getLayer(layer).output as tf.SymbolicTensor;
+    const order = topologicalPath(base, targets);
+    const start = order.findIndex((n) => n.output.id === at.id);
+    if (start < 0) throw new UsageError(`layer ${layer} does not feed ${objectiveLayers(objective).join(', ')}: its gradient there is undefined`);
+    let values: tf.Tensor1D | undefined;
+    const [activation, gradient] = tf.tidy(() => {
+      const known = new Map<number, tf.Tensor>([[base.inputs[0]!.id, toTensor(x)]]);
+      for (const node of order.slice(0, start + 1)) known.set(node.output.id, applyNode(node, known));
+      const act = known.get(at.id)!;
+      // Everything after the layer is re-run as a function of its activations; the skip tensors
+      // computed before it are constants of that function.
+      const grad = tf.grad((a: tf.Tensor) => {
+        const local = new Map(known);
+        local.set(at.id, a);
+        for (const node of order.slice(start + 1)) local.set(node.output.id, applyNode(node, local));
+        const perImage = this.objectiveFromOutputs(targets.map((t) => local.get(t.id)!), objective);
+        values = tf.keep(perImage.clone());
+        return tf.sum(perImage);
+      });
+      return [act, grad(act)];
+    });
+    try {
+      const [v, a, g] = await Promise.all([values!.data(), activation.data(), gradient.data()]);
+      return { values: v as Float32Array, activations: toMaps(activation, a as Float32Array), gradient: toMaps(gradient, g as Float32Array) };
+    } finally {
+      values!.dispose();
+      activation.dispose();
+      gradient.dispose();
+    }
+  }
+
+  /** The model rebuilt for this batch's size (or for any size), shared with truncatedModel's cache. */
+  private async sizedModel(x: Batch): Promise<LayersModel> {
+    const anySize = sizeBoundLayer(this.model) === undefined;
+    const sizeKey = anySize ? 'any' : `${x.height}x${x.width}`;
+    let sized = this.sized.get(sizeKey);
+    if (!sized) {
+      sized = anySize ? withInputSize(this.model, null, null) : withInputSize(this.model, x.height, x.width);
+      this.sized.set(sizeKey, sized);
+    }
+    return sized;
+  }
+
+  /** objectiveTensor's reductions on layer outputs computed elsewhere (the Grad-CAM re-run). */
+  private objectiveFromOutputs(outs: tf.Tensor[], objective: Objective): tf.Tensor1D {
+    const passthrough = { apply: () => outs, inputs: [{ shape: [null, null, null, null] }] } as unknown as LayersModel;
+    return this.objectiveTensor(passthrough, outs[0] as tf.Tensor4D, objective);
+  }
+
   dispose(): void {
     // Truncated models share their layers with the sized model they were cut from, so only the
     // sized copies this engine built own weights; the caller's model is left alone.
@@ -164,6 +239,55 @@ function applyWithoutActivation(layer: tf.layers.Layer, input: tf.Tensor): tf.Te
   } finally {
     holder.activation = saved;
   }
+}
+
+/** A 4-D [n, h, w, c] tensor's values as LayerMaps (a rank-2 output becomes n x 1 x 1 x c). */
+function toMaps(t: tf.Tensor, data: Float32Array): LayerMaps {
+  const s = t.shape;
+  if (s.length === 4) return { data, n: s[0]!, height: s[1]!, width: s[2]!, channels: s[3]! };
+  if (s.length === 2) return { data, n: s[0]!, height: 1, width: 1, channels: s[1]! };
+  throw new UsageError(`feature maps of rank ${s.length} are not images (shape [${s.join(', ')}])`);
+}
+
+/** Sum over the box (all channels) per image: the region objective. */
+function regionSum(act: tf.Tensor, box: readonly [number, number, number, number] | undefined): tf.Tensor1D {
+  if (act.rank !== 4) throw new UsageError(`a region target needs an image-shaped layer; this one has shape [${act.shape.join(', ')}]`);
+  if (!box) return tf.sum(act, [1, 2, 3]) as tf.Tensor1D;
+  const [x0, y0, x1, y1] = box;
+  const [, h, w] = act.shape as number[];
+  if (!(x0 >= 0 && y0 >= 0 && x1 <= w! && y1 <= h! && x1 > x0 && y1 > y0)) {
+    throw new UsageError(`region ${box.join(',')} is outside the ${w}x${h} output`);
+  }
+  return tf.sum(tf.slice(act, [0, y0, x0, 0], [-1, y1 - y0, x1 - x0, -1]), [1, 2, 3]) as tf.Tensor1D;
+}
+
+interface GraphNode {
+  layer: tf.layers.Layer;
+  inputs: tf.SymbolicTensor[];
+  output: tf.SymbolicTensor;
+}
+
+/** Layer applications from the model's input to `targets`, in topological order. */
+function topologicalPath(model: LayersModel, targets: tf.SymbolicTensor[]): GraphNode[] {
+  const inputId = model.inputs[0]!.id;
+  const order: GraphNode[] = [];
+  const seen = new Set<number>();
+  const visit = (t: tf.SymbolicTensor): void => {
+    if (t.id === inputId || seen.has(t.id)) return;
+    seen.add(t.id);
+    const layer = t.sourceLayer as tf.layers.Layer;
+    const node = (layer as unknown as { inboundNodes: { inputTensors: tf.SymbolicTensor[] }[] }).inboundNodes[t.nodeIndex]!;
+    node.inputTensors.forEach(visit);
+    order.push({ layer, inputs: node.inputTensors, output: t });
+  };
+  targets.forEach(visit);
+  return order;
+}
+
+function applyNode(node: GraphNode, known: Map<number, tf.Tensor>): tf.Tensor {
+  const ins = node.inputs.map((t) => known.get(t.id)!);
+  const out = node.layer.apply(ins.length === 1 ? ins[0]! : ins, { training: false }) as tf.Tensor | tf.Tensor[];
+  return Array.isArray(out) ? out[0]! : out;
 }
 
 function toTensor(x: Batch): tf.Tensor4D {

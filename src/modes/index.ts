@@ -6,10 +6,16 @@ import { unknownNameError } from '../errors.js';
 import type { Mode } from '../run/mode.js';
 import { dreamMode } from './dream/index.js';
 import { filtersMode } from './filters/index.js';
+import { activationsMode } from './activations/index.js';
+import { attributeMode } from './attribute/index.js';
+import { examplesMode } from './examples/index.js';
 
 export const MODES: Readonly<Record<string, Mode<any>>> = Object.freeze({
   filters: filtersMode,
   dream: dreamMode,
+  activations: activationsMode,
+  attribute: attributeMode,
+  examples: examplesMode,
 });
 
 export const MODE_NAMES: readonly string[] = Object.freeze(Object.keys(MODES));

@@ -1,5 +1,5 @@
 /** Colormaps as 256-entry RGB lookup tables; viridis is the default because matplotlib's is. */
-import { interpolateMagma, interpolateViridis } from 'd3-scale-chromatic';
+import { interpolateMagma, interpolateRdBu, interpolateViridis } from 'd3-scale-chromatic';
 import { unknownNameError } from '../errors.js';
 
 export type Lut = Uint8Array; // 256 * 3
@@ -18,6 +18,8 @@ function lutFrom(interpolate: (t: number) => string): Lut {
 const BUILDERS: Readonly<Record<string, () => Lut>> = Object.freeze({
   viridis: () => lutFrom(interpolateViridis),
   magma: () => lutFrom(interpolateMagma),
+  /** Diverging, for signed maps (attributions): blue negative, white zero, red positive. */
+  rdbu: () => lutFrom((t) => interpolateRdBu(1 - t)),
   gray: () => lutFrom((t) => {
     const v = Math.round(t * 255).toString(16).padStart(2, '0');
     return `#${v}${v}${v}`;

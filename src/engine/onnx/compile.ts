@@ -9,8 +9,8 @@
  * Graph outputs: `values` float32 [N] and, unless compiled for values only, `gradient` [N, H, W, C].
  */
 import type { tf, LayersModel } from '../../tf.js';
-import { NORMALIZATION_EPSILON, objectiveLayers, type FilterPosition, type GradientNormalization, type Objective } from '../engine.js';
-import { unknownNameError } from '../../errors.js';
+import { NORMALIZATION_EPSILON, objectiveLayers, type FilterPosition, type GradientNormalization, type Objective, type RegionBox } from '../engine.js';
+import { UsageError, unknownNameError } from '../../errors.js';
 import { OnnxUnsupportedError } from './errors.js';
 import { LAYER_COMPILERS, SUPPORTED_LAYERS, type Emission, type Layer, type LayerInput, type Shape, type Value } from './layers/index.js';
 import { Ops } from './ops.js';
@@ -27,6 +27,11 @@ export interface CompileOptions {
    * them: the same result, a layer's worth of work less. Without it the graph takes any batch size.
    */
   batch?: number;
+  /**
+   * Differentiate with respect to this layer's activations instead of the input (Grad-CAM): the graph
+   * then outputs `layer_activation` and `layer_gradient` (NHWC, unnormalised) in place of `gradient`.
+   */
+  wrt?: string;
 }
 
 export interface CompiledGraph {
@@ -165,6 +170,10 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
   const layerNames = objectiveLayers(objective);
   const targets = targetTensors(model, layerNames);
   const path = collectPath(model, targets);
+  const wrt = options.wrt === undefined ? undefined : targetTensors(model, [options.wrt])[0]!;
+  if (wrt && !path.some((n) => n.output.id === wrt.id)) {
+    throw new UsageError(`layer ${options.wrt} does not feed ${layerNames.join(', ')}: its gradient there is undefined`);
+  }
   const inputs = path.map(layerInput);
   path.forEach((node, i) => LAYER_COMPILERS[node.layer.getClassName()]!.check(inputs[i]!));
   checkInput(model);
@@ -181,7 +190,9 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
   const X = g.reserve('input');
   const FILTERS = objective.kind === 'filter' ? g.reserve('filters') : undefined;
   const VALUES = g.reserve('values');
-  const GRADIENT = withGradient ? g.reserve('gradient') : undefined;
+  const GRADIENT = withGradient && !wrt ? g.reserve('gradient') : undefined;
+  const LAYER_ACTIVATION = withGradient && wrt ? g.reserve('layer_activation') : undefined;
+  const LAYER_GRADIENT = withGradient && wrt ? g.reserve('layer_gradient') : undefined;
 
   // The model's input in the stored layout: NCHW for images, [N, H, W] for channel-less inputs.
   const inputValue: Value =
@@ -224,6 +235,11 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
     const { value, seed } = picked ? pickedObjective(g, v, withGradient, mask) : filterObjective(g, v, t.shape as Shape, FILTERS!, withGradient, mask);
     total = objective.negative ? g.op('Neg', [value]) : value;
     if (seed) addGrad(t.id, objective.negative ? g.op('Neg', [seed]) : seed);
+  } else if (objective.kind === 'region') {
+    const t = targets[0]!;
+    const { value, seed } = regionObjective(g, values.get(t.id)!, objective.box, withGradient);
+    total = value;
+    if (seed) addGrad(t.id, seed);
   } else {
     const terms: string[] = [];
     objective.terms.forEach((term) => {
@@ -249,6 +265,8 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
   if (withGradient) {
     for (let i = emissions.length - 1; i >= 0; i--) {
       const { node, emission } = emissions[i]!;
+      // Every consumer of the wrt layer comes after it, so its gradient is complete here.
+      if (wrt && node.output.id === wrt.id) break;
       const grads = seeds.get(node.output.id);
       if (!grads) continue;
       const inGrads = emission.backward(g.sum(grads));
@@ -257,16 +275,24 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
         if (gi !== undefined) addGrad(t.id, gi);
       });
     }
-    const gin = seeds.get(modelInput.id);
-    let grad: string;
-    if (!gin) {
+    if (wrt) {
+      const act = values.get(wrt.id)!;
+      const toKeras = (name: string) => (act.rank === 4 ? g.transpose(name, [0, 2, 3, 1]) : name);
+      g.node('Identity', [toKeras(act.name)], {}, [LAYER_ACTIVATION!]);
+      g.node('Identity', [toKeras(g.sum(seeds.get(wrt.id)!))], {}, [LAYER_GRADIENT!]);
+    }
+    const gin = wrt ? undefined : seeds.get(modelInput.id);
+    let grad: string | undefined;
+    if (wrt) {
+      // layer_activation and layer_gradient replace the input gradient.
+    } else if (!gin) {
       // The objective does not depend on the input (cannot happen for a connected model); zeros.
       grad = g.op('Mul', [X, g.scalar(0)]);
     } else {
       const summed = g.sum(gin);
       grad = inShape.length === 4 ? g.transpose(summed, [0, 2, 3, 1]) : g.unsqueeze(summed, [3]);
     }
-    normalizeInGraph(g, grad, normalize, GRADIENT!);
+    if (!wrt) normalizeInGraph(g, grad!, normalize, GRADIENT!);
   }
 
   const N = batch ?? 'batch';
@@ -274,6 +300,7 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
   if (FILTERS) graphInputs.push({ name: FILTERS, type: 'int64', dims: [N] });
   const graphOutputs: ValueInfo[] = [{ name: VALUES, type: 'float32', dims: [N] }];
   if (GRADIENT) graphOutputs.push({ name: GRADIENT, type: 'float32', dims: [N, height ?? 'height', width ?? 'width', channels] });
+  if (LAYER_ACTIVATION) graphOutputs.push({ name: LAYER_ACTIVATION, type: 'float32' }, { name: LAYER_GRADIENT!, type: 'float32' });
   const doc = `objective ${JSON.stringify(objective)}; normalize ${normalize}`;
   const modelProto = g.build(`${model.name}_${withGradient ? 'gradient' : 'values'}`, graphInputs, graphOutputs, doc);
   return {
@@ -321,6 +348,73 @@ function filterObjective(g: Ops, v: Value, kerasShape: Shape, filters: string, w
     scaled = g.op('Mul', [onehot, inv]);
   }
   return { value, seed: g.op('Expand', [scaled, g.shape(v.name)], {}, 'seed') };
+}
+
+/**
+ * Sum over channels and the box [x0, y0, x1, y1) of a rank-4 (NCHW) value, per image; the whole map
+ * without a box. The seed is the box's 0/1 mask, built from the runtime height and width so the graph
+ * keeps symbolic sizes (a box past the map's edge covers only what exists).
+ */
+function regionObjective(g: Ops, v: Value, box: RegionBox | undefined, withGradient: boolean): { value: string; seed?: string } {
+  if (v.rank !== 4) throw new UsageError(`a region target needs an image-shaped layer (rank 4), not rank ${v.rank}`);
+  const sumAll = (x: string) => g.op('ReduceSum', [x, g.ints([1, 2, 3])], { keepdims: 0 });
+  if (!box) {
+    const value = sumAll(v.name);
+    return withGradient ? { value, seed: g.op('Expand', [g.scalar(1), g.shape(v.name)], {}, 'seed') } : { value };
+  }
+  const [x0, y0, x1, y1] = box;
+  // 1 where lo <= index < hi along an axis of runtime length `dim`.
+  const band = (dim: string, lo: number, hi: number) => {
+    const idx = g.op('Range', [g.ints([0], [], 'zero'), g.op('Squeeze', [dim, g.ints([0])]), g.ints([1], [], 'one')]);
+    const inside = g.op('And', [g.op('GreaterOrEqual', [idx, g.ints([lo], [])]), g.op('Less', [idx, g.ints([hi], [])])]);
+    return g.op('Cast', [inside], { to: 1 });
+  };
+  const rows = g.unsqueeze(band(g.shape(v.name, 2, 3), y0, y1), [1]);
+  const cols = g.unsqueeze(band(g.shape(v.name, 3, 4), x0, x1), [0]);
+  const mask = g.op('Mul', [rows, cols], {}, 'region_mask');
+  const value = sumAll(g.op('Mul', [v.name, mask]));
+  return withGradient ? { value, seed: g.op('Expand', [mask, g.shape(v.name)], {}, 'seed') } : { value };
+}
+
+export interface ActivationsGraph {
+  modelProto: Uint8Array;
+  /** One output per layer (`act0`, `act1`, ...), NHWC for image-shaped layers. */
+  outputNames: string[];
+  inputShape: [number | null, number | null, number];
+  buildMs: number;
+}
+
+/** The forward pass from the input to `layers`, each layer's activations a graph output. */
+export function compileActivationsGraph(model: LayersModel, layers: readonly string[]): ActivationsGraph {
+  const start = performance.now();
+  const targets = targetTensors(model, layers);
+  const path = collectPath(model, targets);
+  const inputs = path.map(layerInput);
+  path.forEach((node, i) => LAYER_COMPILERS[node.layer.getClassName()]!.check(inputs[i]!));
+  checkInput(model);
+  const modelInput = model.inputs[0]!;
+  const inShape = modelInput.shape as Shape;
+  const channels = inShape.length === 4 ? (inShape[3] as number) : 1;
+  const sizeBound = path.some((n) => SIZE_BOUND.has(n.layer.getClassName()));
+  const height = sizeBound ? (inShape[1] ?? null) : null;
+  const width = sizeBound ? (inShape[2] ?? null) : null;
+  const g = new Ops();
+  const X = g.reserve('input');
+  const outputNames = layers.map((_, i) => g.reserve(`act${i}`));
+  const inputValue: Value =
+    inShape.length === 4 ? { name: g.transpose(X, [0, 3, 1, 2]), rank: 4 } : { name: g.op('Squeeze', [X, g.ints([3])]), rank: 3 };
+  const values = new Map<string | number, Value>([[modelInput.id, inputValue]]);
+  path.forEach((node, i) => {
+    const ins = node.inputs.map((t) => values.get(t.id)!);
+    values.set(node.output.id, LAYER_COMPILERS[node.layer.getClassName()]!.emit({ ...inputs[i]!, g, inputs: ins }).output);
+  });
+  targets.forEach((t, i) => {
+    const v = values.get(t.id)!;
+    g.node('Identity', [v.rank === 4 ? g.transpose(v.name, [0, 2, 3, 1]) : v.name], {}, [outputNames[i]!]);
+  });
+  const graphInputs: ValueInfo[] = [{ name: X, type: 'float32', dims: ['batch', height ?? 'height', width ?? 'width', channels] }];
+  const modelProto = g.build(`${model.name}_activations`, graphInputs, outputNames.map((name) => ({ name, type: 'float32' as const })), `activations of ${layers.join(', ')}`);
+  return { modelProto, outputNames, inputShape: [height, width, channels], buildMs: performance.now() - start };
 }
 
 /** The target already holds only each image's channel ([N, 1, H, W]): its mean, and 1/(H*W) as the seed. */

@@ -16,9 +16,9 @@ import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import type { LayersModel } from '../../tf.js';
-import type { Batch, Engine, EngineInfo, GradientNormalization, GradientResult, Objective } from '../engine.js';
+import type { Batch, Engine, EngineInfo, GradientNormalization, GradientResult, LayerGradientResult, LayerMaps, Objective } from '../engine.js';
 import { UsageError } from '../../errors.js';
-import { compileGradientGraph, findUnsupportedLayer, type CompiledGraph } from './compile.js';
+import { compileActivationsGraph, compileGradientGraph, findUnsupportedLayer, type ActivationsGraph, type CompiledGraph } from './compile.js';
 import { OnnxUnavailableError } from './errors.js';
 
 export type OnnxDevice = 'cpu' | 'cuda';
@@ -106,6 +106,7 @@ export class OnnxEngine implements Engine {
   private readonly spinning: boolean;
   private readonly sessions = new Map<string, Promise<CompiledSession>>();
   private readonly records: OnnxCompileRecord[] = [];
+  private readonly activationSessions = new Map<string, Promise<{ session: ort.InferenceSession; graph: ActivationsGraph }>>();
   private disposed = false;
 
   constructor(
@@ -159,8 +160,61 @@ export class OnnxEngine implements Engine {
     return { values: out.values, gradient: out.gradient! };
   }
 
+  async activations(x: Batch, layers: readonly string[]): Promise<LayerMaps[]> {
+    if (this.disposed) throw new Error('OnnxEngine used after dispose()');
+    const key = `activations:${layers.join(',')}`;
+    let pending = this.activationSessions.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const graph = compileActivationsGraph(this.model, layers);
+        const start = performance.now();
+        const session = await ort.InferenceSession.create(graph.modelProto, this.sessionOptions());
+        const sessionMs = performance.now() - start;
+        this.records.push({ key, outputs: 'values', layers: layers.length, nodes: 0, buildMs: graph.buildMs, sessionMs, compileMs: graph.buildMs + sessionMs, bytes: graph.modelProto.byteLength });
+        return { session, graph };
+      })();
+      this.activationSessions.set(key, pending);
+      pending.catch(() => this.activationSessions.delete(key));
+      while (this.activationSessions.size > MAX_LIVE_SESSIONS) {
+        const [oldest, old] = this.activationSessions.entries().next().value as [string, Promise<{ session: ort.InferenceSession }>];
+        this.activationSessions.delete(oldest);
+        old.then((c) => c.session.release()).catch(() => undefined);
+      }
+    }
+    const { session, graph } = await pending;
+    this.checkBatch(x, graph.inputShape);
+    const result = await session.run({ input: new ort.Tensor('float32', x.data, [x.n, x.height, x.width, x.channels]) });
+    return graph.outputNames.map((name) => tensorMaps(result[name]!));
+  }
+
+  async layerGradient(x: Batch, objective: Objective, layer: string): Promise<LayerGradientResult> {
+    const out = await this.run(x, objective, 'none', 'gradient', layer);
+    return { values: out.values, activations: tensorMaps(out.layerActivation!), gradient: tensorMaps(out.layerGradient!) };
+  }
+
+  private checkBatch(x: Batch, [h, w, c]: [number | null, number | null, number]): void {
+    if (x.channels !== c) throw new UsageError(`the model takes ${c}-channel images; got ${x.channels} channels`);
+    if ((h !== null && x.height !== h) || (w !== null && x.width !== w)) {
+      throw new UsageError(`the model takes ${h}x${w} inputs only (a layer on the path ties it to that size); cannot use ${x.height}x${x.width}`);
+    }
+  }
+
+  private sessionOptions(): ort.InferenceSession.SessionOptions {
+    return {
+      executionProviders: [this.device],
+      intraOpNumThreads: this.threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: this.optimization,
+      logSeverityLevel: 3,
+      extra: { session: { intra_op: { allow_spinning: this.spinning ? '1' : '0' } } },
+    };
+  }
+
   dispose(): void {
     this.disposed = true;
+    for (const p of this.activationSessions.values()) p.then((s) => s.session.release()).catch(() => undefined);
+    this.activationSessions.clear();
     const pending = [...this.sessions.values()];
     this.sessions.clear();
     for (const p of pending) {
@@ -173,9 +227,10 @@ export class OnnxEngine implements Engine {
     objective: Objective,
     normalize: GradientNormalization,
     outputs: 'values' | 'gradient',
-  ): Promise<{ values: Float32Array; gradient?: Float32Array }> {
+    wrt?: string,
+  ): Promise<{ values: Float32Array; gradient?: Float32Array; layerActivation?: ort.Tensor; layerGradient?: ort.Tensor }> {
     if (this.disposed) throw new Error('OnnxEngine used after dispose()');
-    const { session, graph } = await this.session(objective, normalize, outputs, x.n);
+    const { session, graph } = await this.session(objective, normalize, outputs, x.n, wrt);
     const [h, w, c] = graph.inputShape;
     if (x.channels !== c) throw new UsageError(`the model takes ${c}-channel images; got ${x.channels} channels`);
     if ((h !== null && x.height !== h) || (w !== null && x.width !== w)) {
@@ -199,14 +254,15 @@ export class OnnxEngine implements Engine {
     }
     const result = await session.run(feeds);
     const values = result.values!.data as Float32Array;
+    if (wrt) return { values, layerActivation: result.layer_activation!, layerGradient: result.layer_gradient! };
     const gradient = outputs === 'gradient' ? (result.gradient!.data as Float32Array) : undefined;
     return { values, gradient };
   }
 
-  private session(objective: Objective, normalize: GradientNormalization, outputs: 'values' | 'gradient', n: number): Promise<CompiledSession> {
+  private session(objective: Objective, normalize: GradientNormalization, outputs: 'values' | 'gradient', n: number, wrt?: string): Promise<CompiledSession> {
     // Only filter objectives gain from a fixed batch size (the picked-channel target convolution).
     const batch = this.specializeBatch && objective.kind === 'filter' ? n : undefined;
-    const key = cacheKey(objective, normalize, outputs, batch);
+    const key = cacheKey(objective, normalize, outputs, batch) + (wrt === undefined ? '' : `|wrt=${wrt}`);
     let pending = this.sessions.get(key);
     if (pending) {
       // Most recently used last: the Map's order is the eviction order.
@@ -214,7 +270,7 @@ export class OnnxEngine implements Engine {
       this.sessions.set(key, pending);
       return pending;
     }
-    pending = this.compile(key, objective, normalize, outputs, batch);
+    pending = this.compile(key, objective, normalize, outputs, batch, wrt);
     this.sessions.set(key, pending);
     // A failed compile is not cached: the error repeats, but a fixed model can retry.
     pending.catch(() => this.sessions.delete(key));
@@ -234,8 +290,9 @@ export class OnnxEngine implements Engine {
     normalize: GradientNormalization,
     outputs: 'values' | 'gradient',
     batch: number | undefined,
+    wrt?: string,
   ): Promise<CompiledSession> {
-    const graph = compileGradientGraph(this.model, objective, { normalize, outputs, batch });
+    const graph = compileGradientGraph(this.model, objective, { normalize, outputs, batch, wrt });
     const start = performance.now();
     let session: ort.InferenceSession;
     try {
@@ -278,11 +335,22 @@ const MAX_LIVE_SESSIONS = 4;
 /** Filters are a graph input, so they are not part of the key; layer terms (weights, reductions) are baked. */
 function cacheKey(objective: Objective, normalize: GradientNormalization, outputs: 'values' | 'gradient', batch: number | undefined): string {
   const what =
-    objective.kind === 'filter'
+    objective.kind === 'region'
+      ? `region:${objective.layer}:${objective.box?.join(',') ?? 'all'}`
+      : objective.kind === 'filter'
       ? `filter:${objective.layer}${objective.preActivation ? ':pre' : ''}${objective.position ? `@${objective.position.y},${objective.position.x}` : ''}${objective.negative ? ':neg' : ''}`
       : `layers:${objective.terms.map((t) => `${t.layer}*${t.weight}:${t.reduce}`).join('+')}`;
   const n = batch === undefined ? '' : `|n=${batch}`;
   return outputs === 'values' ? `${what}|values${n}` : `${what}|${normalize}${n}`;
+}
+
+/** An onnxruntime output as LayerMaps: NHWC image maps, or [n, c] as n x 1 x 1 x c. */
+function tensorMaps(t: ort.Tensor): LayerMaps {
+  const d = t.dims;
+  const data = t.data as Float32Array;
+  if (d.length === 4) return { data, n: d[0]!, height: d[1]!, width: d[2]!, channels: d[3]! };
+  if (d.length === 2) return { data, n: d[0]!, height: 1, width: 1, channels: d[1]! };
+  throw new UsageError(`feature maps of rank ${d.length} are not images (shape [${d.join(', ')}])`);
 }
 
 /**

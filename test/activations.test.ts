@@ -1,0 +1,155 @@
+/**
+ * `activations` on real files: the raw maps equal a direct forward pass of the layer (tfjs
+ * model.predict of the model truncated there), the NIfTI volume carries the input's geometry scaled
+ * to the layer's stride, top:N ranks channels by mean, and bad options fail with exit 2 before any
+ * model loads.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../src/tf.js';
+import { selectBackend } from '../src/engine/backend.js';
+import { runActivations } from '../src/activations/activations.js';
+import { loadModel } from '../src/model/load.js';
+import { withInputSize } from '../src/model/resize.js';
+import { createImage } from '../src/io/image.js';
+import { readImages } from '../src/io/read.js';
+import { writeImage } from '../src/io/write.js';
+import { decodeNpy, encodeNpy } from '../src/io/npy.js';
+import { randomPhantom, createRng } from '../src/mri/index.js';
+import { percentiles } from '../src/io/intensity.js';
+import { main } from '../src/cli/main.js';
+import { captureOutput, tempDir } from './helpers.js';
+
+const AFFINE = [
+  [0.9, 0, 0, -30],
+  [0, 1.1, 0, -40],
+  [0, 0, 3, 12],
+  [0, 0, 0, 1],
+];
+
+let dir: string;
+let input: string;
+
+beforeAll(async () => {
+  await selectBackend('cpu');
+  dir = tempDir();
+  // A 60x44 NIfTI slice (not a multiple of 8: the maps must cover exactly the input's pixels).
+  const pixels = randomPhantom({ width: 60, height: 44 }, createRng(3)).map((v) => 100 + 900 * v);
+  input = path.join(dir, 'slice.nii');
+  await writeImage(createImage(60, 44, 1, pixels, { geometry: { affine: AFFINE } }), input);
+});
+
+describe('npy', () => {
+  it('round-trips data and shape with a 64-byte aligned header', () => {
+    const data = Float32Array.from({ length: 24 }, (_, i) => i - 3.5);
+    const bytes = encodeNpy(data, [2, 3, 4]);
+    const header = new TextDecoder().decode(bytes.subarray(0, 128));
+    expect(header).toContain("'shape': (2, 3, 4)");
+    expect((10 + new DataView(bytes.buffer).getUint16(8, true)) % 64).toBe(0);
+    const back = decodeNpy(bytes);
+    expect(back.shape).toEqual([2, 3, 4]);
+    expect(Array.from(back.data)).toEqual(Array.from(data));
+  });
+});
+
+describe('runActivations', () => {
+  it('writes maps equal to model.predict of the truncated model, sheets that decode and a NIfTI in the scaled geometry', async () => {
+    const out = path.join(dir, 'out');
+    const layers = ['dconv64', 'dconv128', 'conv512', 'uconv128'];
+    const result = await runActivations({ model: { backend: 'onnx' }, inputs: [input], layers, channels: 'top:6', out });
+    const record = result.results[0]!;
+    expect(record.error).toBeUndefined();
+
+    // The reference: the slice as the reader presents it, the same windowing, edge padding to 64x48,
+    // and a truncated tfjs model.
+    const [src] = await readImages(input);
+    const pixels = src!.data;
+    const A = src!.meta.geometry!.affine;
+    const [lo, hi] = percentiles(createImage(60, 44, 1, pixels), [0.5, 99.5]) as [number, number];
+    const padded = new Float32Array(64 * 48);
+    for (let y = 0; y < 48; y++) for (let x = 0; x < 64; x++) padded[y * 64 + x] = (pixels[Math.min(y, 43) * 60 + Math.min(x, 59)]! - lo) / (hi - lo);
+    const model = await withInputSize((await loadModel('builtin')).model, 48, 64);
+    const sized = tf.model({ inputs: model.inputs, outputs: layers.map((l) => model.getLayer(l).output as tf.SymbolicTensor) });
+    const direct = tf.tidy(() => (sized.predict(tf.tensor4d(padded, [1, 48, 64, 1])) as tf.Tensor[]).map((t) => ({ shape: t.shape, data: t.dataSync() as Float32Array })));
+
+    for (const [i, l] of record.layers!.entries()) {
+      const { data, shape } = decodeNpy(readFileSync(path.join(out, l.npy)));
+      const [, h, w, c] = direct[i]!.shape as number[];
+      const stride = 64 / w!;
+      expect(shape).toEqual([c, Math.ceil(44 / stride), Math.ceil(60 / stride)]);
+      let maxAbs = 0;
+      let worst = 0;
+      for (let k = 0; k < c!; k++) {
+        for (let y = 0; y < shape[1]!; y++) {
+          for (let x = 0; x < shape[2]!; x++) {
+            const ref = direct[i]!.data[(y * w! + x) * c! + k]!;
+            maxAbs = Math.max(maxAbs, Math.abs(ref));
+            worst = Math.max(worst, Math.abs(ref - data[(k * shape[1]! + y) * shape[2]! + x]!));
+          }
+        }
+      }
+      expect(maxAbs, `${l.layer} is not all zero`).toBeGreaterThan(0);
+      expect(worst / maxAbs, `${l.layer} vs predict`).toBeLessThan(1e-4);
+      expect(h).toBe(48 / stride);
+
+      // top:6 = the six highest channel means, highest first, as labelled.
+      const means = Array.from({ length: c! }, (_, k) => {
+        let s = 0;
+        for (let p = 0; p < shape[1]! * shape[2]!; p++) s += data[k * shape[1]! * shape[2]! + p]!;
+        return s / (shape[1]! * shape[2]!);
+      });
+      const ranked = means.map((m, k) => [m, k] as const).sort((a, b) => b[0] - a[0]).slice(0, 6).map(([, k]) => k);
+      expect(l.shown.map((s) => s.channel)).toEqual(ranked);
+      l.shown.forEach((s) => expect(s.mean).toBeCloseTo(means[s.channel]!, 4));
+
+      const meta = await sharp(path.join(out, l.sheet)).metadata();
+      expect(meta.format).toBe('png');
+      expect(meta.width).toBeGreaterThan(200);
+
+      // The NIfTI: one channel per slice, voxel (i, j) centred on the input pixels it covers.
+      const vol = await readImages(path.join(out, l.nifti!));
+      expect(vol.length).toBe(c);
+      expect([vol[0]!.width, vol[0]!.height]).toEqual([shape[2], shape[1]]);
+      const a = vol[0]!.meta.geometry!.affine;
+      expect(Math.abs(A[0]![0]!)).toBeCloseTo(0.9, 4);
+      expect(a[0]![0]!).toBeCloseTo(A[0]![0]! * stride, 4);
+      expect(a[1]![1]!).toBeCloseTo(A[1]![1]! * stride, 4);
+      expect(a[0]![3]!).toBeCloseTo(A[0]![3]! + (A[0]![0]! * (stride - 1)) / 2, 3);
+      expect(a[1]![3]!).toBeCloseTo(A[1]![3]! + (A[1]![1]! * (stride - 1)) / 2, 3);
+      const k = l.shown[0]!.channel;
+      const plane = shape[1]! * shape[2]!;
+      let diff = 0;
+      vol[k]!.data.forEach((v, p) => (diff = Math.max(diff, Math.abs(v - data[k * plane + p]!))));
+      expect(diff).toBeLessThan(1e-5 * Math.max(1, maxAbs));
+    }
+  });
+});
+
+describe('activations CLI: bad options fail before any model loads', () => {
+  const run = (...argv: string[]) => captureOutput(() => main(argv));
+  it.each([
+    [['--layers', 'dconv65'], /unknown layer "dconv65" for --layers \(did you mean "dconv64"\?\); valid layers: .*dconv64/],
+    [['--layers', 'dconv64', '--channels', '70'], /channel 70 is out of range for --channels: layer dconv64 has 64 channels, valid 0-63/],
+    [['--layers', 'dconv64', '--channels', 'first:3'], /Expected a range \(0-15\), a list \(3,5,9\), random:N, top:N or all for --channels but received "first:3"/],
+    [['--layers', 'dconv64', '--window', '90,10'], /--window/],
+    [[], /--layers/],
+  ])('%j', async (flags, message) => {
+    const t0 = performance.now();
+    const { result, stderr } = await run('activations', input, '--out', path.join(dir, 'bad'), ...flags);
+    expect(result).toBe(2);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(message);
+    // Loading the model and compiling a graph take seconds; validation takes milliseconds.
+    expect(performance.now() - t0).toBeLessThan(1500);
+  });
+
+  it('reports an unreadable input and still writes the others (exit 1)', async () => {
+    const out = path.join(dir, 'mixed');
+    const { result, stdout } = await run('activations', input, path.join(dir, 'missing.nii'), '--layers', 'conv512', '--channels', '0-3', '--out', out);
+    expect(result).toBe(1);
+    expect(stdout).toMatch(/ERROR .*missing\.nii: no such file or directory/);
+    expect(JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).results).toHaveLength(2);
+  });
+});
