@@ -47,7 +47,7 @@ describe('real-slice modes: validation', () => {
   });
 
   it('refuses keys of other modes and checks specs inside strings, each at its path', () => {
-    expect(problems({ seed: { inputs: [PHANTOM] }, ascend: { mode: 'attribute', octaves: 3 } })).toContain('ascend.octaves: unknown key "octaves": `octaves` applies to mode dream');
+    expect(problems({ seed: { inputs: [PHANTOM] }, ascend: { mode: 'attribute', octaves: 3 } })).toContain('ascend.octaves: unknown key "octaves": `octaves` applies to mode filters, dream');
     const message = problems({ seed: { inputs: ['phantom:shepp-logan:4'] }, ascend: { mode: 'activations', layers: ['dconv64'], channels: 'banana' } });
     expect(message).toContain('ascend.channels');
     expect(message).toContain('"banana"');
