@@ -342,7 +342,9 @@ describe('NIfTI', () => {
       expect(maxAbsDiff(back.data, slice.data)).toBe(0);
       expectAffineClose(back.meta.geometry?.affine, slice.meta.geometry?.affine);
     }
-    expect(gunzipSync(await fs.readFile(tmp('slice.nii.gz'))).length).toBe(352 + slice.width * slice.height * 4);
+    // The source's datatype (int16 with its scl_slope / scl_inter), not float32.
+    expect(slice.meta.nifti?.datatypeCode).toBe(4);
+    expect(gunzipSync(await fs.readFile(tmp('slice.nii.gz'))).length).toBe(352 + slice.width * slice.height * 2);
     await writeImages(src, tmp('volume.nii'));
     const vol = await readImages(tmp('volume.nii'));
     expect(vol).toHaveLength(src.length);

@@ -12,7 +12,30 @@ export async function writeFileAtomic(file: string, data: Uint8Array | string): 
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true }).catch(() => undefined);
-    throw new OutputError(file, (err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    throw new OutputError(file, writeFailure(err));
+  }
+}
+
+/** Why a write failed, in words: the errno codes a user meets, then the code itself. */
+export function writeFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOSPC':
+      return 'no space left on device (ENOSPC)';
+    case 'EDQUOT':
+      return 'disk quota exceeded (EDQUOT)';
+    case 'EACCES':
+    case 'EPERM':
+      return `permission denied (${code})`;
+    case 'EROFS':
+      return 'read-only file system (EROFS)';
+    case 'ENOENT':
+      return 'the folder does not exist (ENOENT)';
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return `a file is in the way (${code})`;
+    default:
+      return code ?? (err instanceof Error ? err.message.split('\n')[0]! : String(err));
   }
 }
 

@@ -45,6 +45,15 @@ export interface DicomMeta {
   photometricInterpretation: string;
   /** True when the source was MONOCHROME1 and the values were inverted so that bright means high. */
   inverted: boolean;
+  /** The source's stored-value representation: container bits, significant bits, signedness. */
+  bitsAllocated?: number;
+  bitsStored?: number;
+  signed?: boolean;
+  /**
+   * This frame's geometry, rescale and window attributes as the source spells them (from the per-frame or shared
+   * functional groups of an enhanced object, else the top level).
+   */
+  frameAttributes?: Record<string, unknown>;
 }
 
 /** NIfTI header fields kept for writing back and for knowing where a slice came from. */
@@ -68,6 +77,38 @@ export interface NiftiMeta {
   axis: 'x' | 'y' | 'z';
   slice: number;
   volume: number;
+  /** How many volumes the file holds (dim[4]). */
+  volumes?: number;
+  /**
+   * How this image's (column, row, slice) map to the file's voxel axes (i, j, k): for each, the voxel axis and
+   * whether it runs backwards. The NIfTI writer uses it to put slices back in the source's voxel order.
+   */
+  layout?: { axes: [number, number, number]; flips: [boolean, boolean, boolean] };
+  /** The rest of the source header, kept so a NIfTI output carries it (NIfTI-1 field names). */
+  header?: NiftiHeaderFields;
+}
+
+/** Source NIfTI header fields that a derived volume keeps. */
+export interface NiftiHeaderFields {
+  dimInfo: number;
+  intentCode: number;
+  intentP: [number, number, number];
+  intentName: string;
+  sliceStart: number;
+  sliceEnd: number;
+  sliceCode: number;
+  sliceDuration: number;
+  toffset: number;
+  calMin: number;
+  calMax: number;
+  auxFile: string;
+  /** scl_slope and scl_inter exactly as stored (0 means "no scaling"). */
+  sclSlopeRaw: number;
+  sclInterRaw: number;
+  quatern: [number, number, number];
+  qoffset: [number, number, number];
+  /** srow_x, srow_y, srow_z. */
+  srow: number[][];
 }
 
 export interface ImageMeta {

@@ -106,3 +106,49 @@ export function unwindow(image: RawImage, window: IntensityWindow | undefined = 
   void _dropped;
   return { ...image, data: out, meta: { ...meta, range: valueRange(out, channels, image.meta.hasAlpha) } };
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Output range
+
+/** How an output's values relate to its input's range: bounded to it ('input', the default), or left as computed. */
+export type RangeMode = 'input' | 'free';
+export const RANGE_MODES: readonly RangeMode[] = Object.freeze(['input', 'free'] as const);
+
+/** The value range of every image of one input (all slices / frames / volumes together). */
+export function inputRange(images: readonly RawImage[]): { min: number; max: number } {
+  if (images.length === 0) return { min: 0, max: 0 };
+  let min = Infinity;
+  let max = -Infinity;
+  for (const image of images) {
+    if (image.meta.range.min < min) min = image.meta.range.min;
+    if (image.meta.range.max > max) max = image.meta.range.max;
+  }
+  return { min, max };
+}
+
+/**
+ * OUTPUT's values bounded to RANGE (normally `inputRange` of the input it came from) when MODE is 'input', so a
+ * magnitude image stays non-negative and within what the scanner produced; unchanged for 'free'. Values in source
+ * units (a windowed image, with `meta.window`, is bounded after mapping the range through its window). Alpha is
+ * left alone.
+ */
+export function boundToRange(output: RawImage, range: { min: number; max: number }, mode: RangeMode = 'input'): RawImage {
+  if (!RANGE_MODES.includes(mode)) throw invalidParameterError('range', "'input' or 'free'", mode);
+  if (mode === 'free') return output;
+  let { min, max } = range;
+  const w = output.meta.window;
+  if (w) {
+    const span = w.high - w.low || 1;
+    [min, max] = [(min - w.low) / span, (max - w.low) / span];
+  }
+  const { channels } = output;
+  const colour = output.meta.hasAlpha ? channels - 1 : channels;
+  const data = output.data.slice();
+  for (let i = 0; i < data.length; i += channels) {
+    for (let c = 0; c < colour; c++) {
+      const v = data[i + c]!;
+      data[i + c] = v < min ? min : v > max ? max : v;
+    }
+  }
+  return { ...output, data, meta: { ...output.meta, range: valueRange(data, channels, output.meta.hasAlpha) } };
+}

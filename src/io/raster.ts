@@ -4,22 +4,18 @@
  * small encoder of our own, because sharp's TIFF output always converts float data to 8-bit sRGB.
  */
 import { deflateSync } from 'node:zlib';
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import type { ImageFormat, RawImage, SampleType } from './image.js';
 import { resolveSlice, valueRange } from './image.js';
+import { DEFAULT_LIMITS, checkBytes, checkPixels, type InputLimits } from './limits.js';
 
 export type RasterFormat = Extract<ImageFormat, 'png' | 'jpeg' | 'tiff' | 'webp'>;
 
 export interface RasterReadOptions {
   /** Read only this page (0-based), or the middle one. */
   slice?: number | 'middle';
-}
-
-/** How many pages a raster file holds (TIFF can hold several; everything else counts as one). */
-export async function rasterPageCount(bytes: Uint8Array, format: RasterFormat): Promise<number> {
-  if (format !== 'tiff') return 1;
-  const meta = await sharp(bytes).metadata();
-  return Math.max(1, meta.pages ?? 1);
+  /** Input limits (default DEFAULT_LIMITS). */
+  limits?: InputLimits;
 }
 
 type RawDepth = 'uchar' | 'ushort' | 'float';
@@ -31,10 +27,20 @@ function toFloat32(buffer: Buffer, depth: RawDepth): Float32Array {
   return depth === 'ushort' ? Float32Array.from(new Uint16Array(aligned)) : new Float32Array(aligned);
 }
 
-/** Read one page of a raster file as float samples in source units. */
-async function readPage(bytes: Uint8Array, format: RasterFormat, page: number, pageCount: number, source: string): Promise<RawImage> {
-  const pageOptions = format === 'tiff' ? { page } : {};
-  const meta = await sharp(bytes, pageOptions).metadata();
+type PageOptions = { page?: number; pages?: number };
+
+interface Decoded {
+  pixels: Float32Array;
+  width: number;
+  height: number;
+  channels: number;
+  dtype: SampleType;
+  bitDepth: number;
+  orientation?: number;
+}
+
+/** Decode what PAGEOPTIONS select (one page, or every page stacked vertically) as float samples in source units. */
+async function decodePages(bytes: Uint8Array, pageOptions: PageOptions, meta: Metadata): Promise<Decoded> {
   const grey = meta.space === 'b-w' || meta.space === 'grey16' || (meta.channels !== undefined && meta.channels <= 2 && meta.space !== 'cmyk');
   let depth: RawDepth;
   let dtype: SampleType;
@@ -63,7 +69,7 @@ async function readPage(bytes: Uint8Array, format: RasterFormat, page: number, p
   // keep channels 0 and 3.
   const greyAlpha = grey && meta.hasAlpha === true && depth !== 'ushort';
   if (greyAlpha) colourspace = 'srgb';
-  const pipeline = sharp(bytes, { ...pageOptions, autoOrient: true }).toColourspace(colourspace);
+  const pipeline = sharp(bytes, { ...pageOptions, autoOrient: true, limitInputPixels: false }).toColourspace(colourspace);
   const { data, info } = await pipeline.raw(depth === 'uchar' ? {} : { depth }).toBuffer({ resolveWithObject: true });
   let pixels = toFloat32(data, depth);
   let channels: number = info.channels;
@@ -77,37 +83,78 @@ async function readPage(bytes: Uint8Array, format: RasterFormat, page: number, p
     pixels = two;
     channels = 2;
   }
-  const hasAlpha = channels === 2 || channels === 4;
+  return { pixels, width: info.width, height: info.height, channels, dtype, bitDepth, ...(meta.orientation !== undefined ? { orientation: meta.orientation } : {}) };
+}
+
+function pageImage(d: Decoded, pixels: Float32Array, height: number, format: RasterFormat, page: number, pageCount: number, source: string): RawImage {
+  const hasAlpha = d.channels === 2 || d.channels === 4;
   return {
     data: pixels,
-    width: info.width,
-    height: info.height,
-    channels,
+    width: d.width,
+    height,
+    channels: d.channels,
     meta: {
       format,
       source,
-      dtype,
-      bitDepth,
-      range: valueRange(pixels, channels, hasAlpha),
+      dtype: d.dtype,
+      bitDepth: d.bitDepth,
+      range: valueRange(pixels, d.channels, hasAlpha),
       hasAlpha,
       sliceIndex: page,
       sliceCount: pageCount,
-      ...(meta.orientation !== undefined ? { orientation: meta.orientation } : {}),
+      ...(d.orientation !== undefined ? { orientation: d.orientation } : {}),
     },
   };
 }
 
-export async function readRaster(bytes: Uint8Array, format: RasterFormat, source: string, options: RasterReadOptions = {}): Promise<RawImage[]> {
-  const pages = await rasterPageCount(bytes, format);
-  if (options.slice !== undefined) {
-    const slice = resolveSlice(options.slice, pages);
-    return [await readPage(bytes, format, slice, pages, source)];
-  }
-  const out: RawImage[] = [];
-  for (let p = 0; p < pages; p++) out.push(await readPage(bytes, format, p, pages, source));
-  return out;
+const SAMPLE_BYTES: Record<string, number> = { uchar: 1, char: 1, ushort: 2, short: 2, uint: 4, int: 4, float: 4, complex: 8, double: 8, dpcomplex: 16 };
+
+/** Refuse, from the header alone, an image larger than the input limits. */
+function checkDeclared(meta: Metadata, pages: number, limits: InputLimits): void {
+  const width = meta.width ?? 0;
+  const height = meta.pageHeight ?? meta.height ?? 0;
+  checkPixels(width, height, limits, pages > 1 ? 'a page' : 'an image');
+  const bytes = width * height * (meta.channels ?? 1) * (SAMPLE_BYTES[meta.depth ?? 'uchar'] ?? 4) * pages;
+  checkBytes(bytes, limits, pages > 1 ? `its ${pages} pages decode to` : 'it decodes to');
 }
 
+export async function readRaster(bytes: Uint8Array, format: RasterFormat, source: string, options: RasterReadOptions = {}): Promise<RawImage[]> {
+  const limits = options.limits ?? DEFAULT_LIMITS;
+  const first = await sharp(bytes, { limitInputPixels: false }).metadata();
+  const pages = format === 'tiff' ? Math.max(1, first.pages ?? 1) : 1;
+  if (options.slice !== undefined || pages === 1) {
+    const page = options.slice === undefined ? 0 : resolveSlice(options.slice, pages);
+    const pageOptions = format === 'tiff' ? { page } : {};
+    const meta = page === 0 ? first : await sharp(bytes, { ...pageOptions, limitInputPixels: false }).metadata();
+    checkDeclared(meta, 1, limits);
+    const d = await decodePages(bytes, pageOptions, meta);
+    return [pageImage(d, d.pixels, d.height, format, page, pages, source)];
+  }
+  // Every page. Pages of one size and type are decoded in one pass (libvips stacks them vertically) and split:
+  // opening page p alone walks the p directories before it, so page by page is quadratic in the page count.
+  const all = await sharp(bytes, { pages: -1, limitInputPixels: false })
+    .metadata()
+    .catch(() => undefined);
+  if (all && all.pageHeight !== undefined && all.height === all.pageHeight * pages) {
+    checkDeclared(all, pages, limits);
+    const d = await decodePages(bytes, { pages: -1 }, all);
+    const pageHeight = d.height / pages;
+    if (Number.isInteger(pageHeight)) {
+      const size = d.width * pageHeight * d.channels;
+      return Array.from({ length: pages }, (_, p) => pageImage(d, d.pixels.slice(p * size, (p + 1) * size), pageHeight, format, p, pages, source));
+    }
+  }
+  // Pages of different sizes or types: one at a time.
+  checkDeclared(first, pages, limits);
+  const out: RawImage[] = [];
+  for (let p = 0; p < pages; p++) {
+    const meta = await sharp(bytes, { page: p, limitInputPixels: false }).metadata();
+    checkDeclared(meta, 1, limits);
+    const d = await decodePages(bytes, { page: p }, meta);
+    out.push(pageImage(d, d.pixels, d.height, format, p, pages, source));
+  }
+  return out;
+}
 
 /**
  * Round and clamp to 0..maxValue: colour samples after multiplying by SCALE, alpha (the last channel when HASALPHA)

@@ -5,10 +5,11 @@
 import { promises as fs } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { InputError, UsageError, invalidParameterError } from '../errors.js';
-import { readDicom } from './dicom.js';
+import { readDicom } from './dicom/index.js';
 import type { RawImage } from './image.js';
 import { readNifti, type SliceAxis } from './nifti.js';
 import { readRaster } from './raster.js';
+import { formatBytes, resolveLimits, type InputLimits } from './limits.js';
 import { formatFromName, looksLikeHeaderOnly, notFormatReason, sniffBytes } from './sniff.js';
 
 export interface ReadOptions {
@@ -22,14 +23,23 @@ export interface ReadOptions {
    * a volume one voxel thick, which is sliced across that voxel).
    */
   axis?: SliceAxis;
-  /** NIfTI: which volume of a 4-D file (default 0). */
-  volume?: number;
+  /**
+   * NIfTI: which volume of a 4-D file. `readImages` returns every volume (volume by volume, each with its slices)
+   * unless one is picked; `readImage` reads volume 0 unless one is picked.
+   */
+  volume?: number | 'all';
+  /**
+   * Input limits: the largest image (pixels) and the most data a file may decompress or decode to. Defaults in
+   * DEFAULT_LIMITS (docs/INPUTS.md); raise them here for bigger inputs.
+   */
+  limits?: Partial<InputLimits>;
 }
 
 function checkOptions(options: ReadOptions): void {
   const { slice, axis, volume } = options;
   if (slice !== undefined && !(Number.isInteger(slice) && slice >= 0)) throw invalidParameterError('slice', 'a non-negative integer', slice);
-  if (volume !== undefined && !(Number.isInteger(volume) && volume >= 0)) throw invalidParameterError('volume', 'a non-negative integer', volume);
+  if (volume !== undefined && volume !== 'all' && !(Number.isInteger(volume) && volume >= 0)) throw invalidParameterError('volume', "a non-negative integer or 'all'", volume);
+  resolveLimits(options.limits);
   if (axis !== undefined && !['x', 'y', 'z'].includes(axis)) throw invalidParameterError('axis', "one of 'x', 'y', 'z'", axis);
 }
 
@@ -60,21 +70,30 @@ export function toInputError(file: string, err: unknown): Error {
   return new InputError(file, oneLine(message));
 }
 
-async function readBytes(file: string): Promise<Uint8Array> {
+async function readBytes(file: string, limits: InputLimits): Promise<Uint8Array> {
   const stat = await fs.stat(file);
   if (stat.isDirectory()) throw new InputError(file, 'is a directory, not a file');
   if (!stat.isFile()) throw new InputError(file, 'not a regular file');
+  if (stat.size > limits.maxBytes) {
+    throw new InputError(file, `the file holds ${formatBytes(stat.size)}, more than the input limit of ${formatBytes(limits.maxBytes)} (limits.maxBytes)`);
+  }
   const bytes = await fs.readFile(file);
   if (bytes.length === 0) throw new InputError(file, 'empty file (0 bytes)');
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-async function decode(bytes: Uint8Array, file: string, options: Omit<ReadOptions, 'slice'> & { slice?: number | 'middle' }): Promise<RawImage[]> {
+type DecodeOptions = Omit<ReadOptions, 'slice' | 'limits'> & { slice?: number | 'middle'; limits: InputLimits };
+
+async function decode(bytes: Uint8Array, file: string, options: DecodeOptions): Promise<RawImage[]> {
   let format = sniffBytes(bytes);
   if (format === 'gzip') {
     try {
-      bytes = new Uint8Array(gunzipSync(bytes));
+      // Bounded: a small .nii.gz that inflates to gigabytes is refused before the memory is taken.
+      bytes = new Uint8Array(gunzipSync(bytes, { maxOutputLength: options.limits.maxBytes }));
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new InputError(file, `decompresses to more than the input limit of ${formatBytes(options.limits.maxBytes)} (limits.maxBytes)`);
+      }
       throw new InputError(file, `corrupt gzip data: ${oneLine((err as Error).message)}`);
     }
     format = sniffBytes(bytes);
@@ -109,8 +128,9 @@ async function decode(bytes: Uint8Array, file: string, options: Omit<ReadOptions
  */
 export async function readImages(file: string, options: ReadOptions = {}): Promise<RawImage[]> {
   checkOptions(options);
+  const limits = resolveLimits(options.limits);
   try {
-    return await decode(await readBytes(file), file, options);
+    return await decode(await readBytes(file, limits), file, { ...options, limits });
   } catch (err) {
     throw toInputError(file, err);
   }
@@ -119,8 +139,9 @@ export async function readImages(file: string, options: ReadOptions = {}): Promi
 /** One image: `options.slice` when given, else the file's only image, else its middle slice / frame / page. */
 export async function readImage(file: string, options: ReadOptions = {}): Promise<RawImage> {
   checkOptions(options);
+  const limits = resolveLimits(options.limits);
   try {
-    const images = await decode(await readBytes(file), file, { ...options, slice: options.slice ?? 'middle' });
+    const images = await decode(await readBytes(file, limits), file, { ...options, slice: options.slice ?? 'middle', volume: options.volume ?? 0, limits });
     return images[0]!;
   } catch (err) {
     throw toInputError(file, err);

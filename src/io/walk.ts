@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError, invalidParameterError } from '../errors.js';
 import { toInputError } from './read.js';
 
 export interface WalkOptions {
@@ -18,6 +18,11 @@ export interface WalkOptions {
   recursive?: boolean;
   /** Include names starting with '.' (default false). */
   hidden?: boolean;
+  /**
+   * Files and folders never returned or entered, e.g. the run's output folder when it lies inside an input folder
+   * (compared by real path, so another spelling or a link to them is excluded too).
+   */
+  exclude?: readonly string[];
 }
 
 /** Natural order: digit runs compare as numbers ('slice2' < 'slice10'), the rest by code unit; ties by code unit. */
@@ -47,8 +52,11 @@ export function naturalCompare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Brace expansion multiplies patterns ({a,b}{c,d}... doubles each time): refuse more than this many. */
+const MAX_PATTERNS = 1024;
+
 /** Expand `{a,b}` alternatives (nested allowed). */
-function expandBraces(pattern: string): string[] {
+function expandBraces(pattern: string, budget = { left: MAX_PATTERNS }): string[] {
   const open = pattern.indexOf('{');
   if (open < 0) return [pattern];
   let depth = 0;
@@ -70,14 +78,19 @@ function expandBraces(pattern: string): string[] {
       parts.push(inner.slice(start));
       const head = pattern.slice(0, open);
       const tail = pattern.slice(i + 1);
-      return parts.flatMap((p) => expandBraces(head + p + tail));
+      budget.left -= parts.length - 1;
+      if (budget.left < 0) throw invalidParameterError('include', `a pattern with at most ${MAX_PATTERNS} {a,b} alternatives in all`, pattern);
+      return parts.flatMap((p) => expandBraces(head + p + tail, budget));
     }
   }
   return [pattern]; // unbalanced: literal
 }
 
-function globToRegExp(pattern: string): RegExp {
-  let re = '';
+/** One step of a compiled glob. */
+type Token = { kind: 'char'; ch: string } | { kind: 'any' } | { kind: 'star' } | { kind: 'globstar' } | { kind: 'dirs' };
+
+function tokenize(pattern: string): Token[] {
+  const tokens: Token[] = [];
   for (let i = 0; i < pattern.length; i++) {
     const ch = pattern[i]!;
     if (ch === '*') {
@@ -85,22 +98,67 @@ function globToRegExp(pattern: string): RegExp {
         i++;
         if (pattern[i + 1] === '/') {
           i++;
-          re += '(?:.*/)?';
-        } else re += '.*';
-      } else re += '[^/]*';
-    } else if (ch === '?') re += '[^/]';
-    else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+          tokens.push({ kind: 'dirs' }); // '**/': zero or more whole folders
+        } else tokens.push({ kind: 'globstar' }); // '**': anything, '/' included
+      } else if (tokens[tokens.length - 1]?.kind !== 'star') tokens.push({ kind: 'star' }); // '**' runs collapse
+    } else if (ch === '?') tokens.push({ kind: 'any' });
+    else tokens.push({ kind: 'char', ch: ch.toLowerCase() });
   }
-  return new RegExp(`^${re}$`, 'i');
+  return tokens;
+}
+
+/**
+ * A glob matcher that runs in O(pattern x text) time whatever the pattern: it tracks the set of pattern positions
+ * reachable after each character (a Thompson simulation), so it never backtracks, unlike a regular expression
+ * built from `*`s, which a crafted `--include` can make take minutes.
+ */
+function globMatcher(pattern: string): (text: string) => boolean {
+  const tokens = tokenize(pattern);
+  const n = tokens.length;
+  // The positions reachable from STATES without reading a character: a star, globstar or dirs may match nothing.
+  const close = (states: Uint8Array) => {
+    for (let i = 0; i < n; i++) if (states[i] && tokens[i]!.kind !== 'char' && tokens[i]!.kind !== 'any') states[i + 1] = 1;
+    return states;
+  };
+  return (text: string) => {
+    let states = close(Object.assign(new Uint8Array(n + 1), { 0: 1 }));
+    // For 'dirs': whether the text since entering it ends at a folder boundary is tracked with a second flag.
+    let inDirs = new Uint8Array(n + 1);
+    for (const raw of text.toLowerCase()) {
+      const next = new Uint8Array(n + 1);
+      const nextDirs = new Uint8Array(n + 1);
+      for (let i = 0; i < n; i++) {
+        if (!states[i] && !inDirs[i]) continue;
+        const t = tokens[i]!;
+        if (states[i]) {
+          if (t.kind === 'char' && t.ch === raw) next[i + 1] = 1;
+          else if (t.kind === 'any' && raw !== '/') next[i + 1] = 1;
+          else if (t.kind === 'star' && raw !== '/') next[i] = 1;
+          else if (t.kind === 'globstar') next[i] = 1;
+        }
+        if (t.kind === 'dirs' && (states[i] || inDirs[i])) {
+          // Inside '**/': any characters, and each '/' ends a whole folder, after which the rest may start.
+          if (raw === '/') {
+            nextDirs[i] = 1;
+            next[i + 1] = 1;
+          } else nextDirs[i] = 1;
+        }
+      }
+      states = close(next);
+      inDirs = nextDirs;
+    }
+    return states[n] === 1;
+  };
 }
 
 /** A predicate for relative paths ('/'-separated) from include patterns. */
 export function compileInclude(include: string | string[] | undefined): (relative: string) => boolean {
   if (include === undefined) return () => true;
-  const patterns = (Array.isArray(include) ? include : [include]).flatMap(expandBraces);
+  const budget = { left: MAX_PATTERNS };
+  const patterns = (Array.isArray(include) ? include : [include]).flatMap((p) => expandBraces(p, budget));
   const matchers = patterns.map((p) => {
-    const re = globToRegExp(p.replace(/^\.\//, ''));
-    return p.includes('/') ? (rel: string) => re.test(rel) : (rel: string) => re.test(rel.slice(rel.lastIndexOf('/') + 1));
+    const match = globMatcher(p.replace(/^\.\//, ''));
+    return p.includes('/') ? match : (rel: string) => match(rel.slice(rel.lastIndexOf('/') + 1));
   });
   return (rel) => matchers.some((m) => m(rel));
 }
@@ -125,11 +183,19 @@ export async function walkInputs(dir: string, options: WalkOptions = {}): Promis
   }
   const seenDirs = new Set<string>();
   const seenFiles = new Set<string>();
+  // Excluded paths by real path; one that does not exist yet (an output folder still to be made) by its resolved path.
+  const excluded = new Set<string>();
+  for (const e of options.exclude ?? []) {
+    excluded.add(path.resolve(e));
+    const real = await fs.realpath(e).catch(() => undefined);
+    if (real) excluded.add(real);
+  }
   const out: string[] = [];
 
   const visit = async (abs: string, rel: string): Promise<void> => {
     const real = await fs.realpath(abs).catch(() => undefined);
     if (!real || seenDirs.has(real)) return; // a loop or a second path to a folder already walked
+    if (excluded.has(real) || excluded.has(path.resolve(abs))) return;
     seenDirs.add(real);
     let entries: string[];
     try {
@@ -149,7 +215,7 @@ export async function walkInputs(dir: string, options: WalkOptions = {}): Promis
         if (recursive) await visit(childAbs, childRel);
       } else if (st.isFile() && matches(childRel)) {
         const realFile = await fs.realpath(childAbs).catch(() => childAbs);
-        if (seenFiles.has(realFile)) continue;
+        if (seenFiles.has(realFile) || excluded.has(realFile) || excluded.has(path.resolve(childAbs))) continue;
         seenFiles.add(realFile);
         out.push(path.join(dir, ...childRel.split('/')));
       }

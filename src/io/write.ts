@@ -11,7 +11,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { OutputError, invalidParameterError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
-import { encodeDicom } from './dicom.js';
+import { encodeDicom } from './dicom/index.js';
 import type { RawImage } from './image.js';
 import { unwindow } from './intensity.js';
 import { encodeNifti } from './nifti.js';
@@ -24,7 +24,9 @@ export interface WriteOptions {
   format?: WriteFormat;
   /**
    * PNG: 8 or 16 (default 16 when the source had more than 8 bits, else 8). TIFF: 8, 16 or 32 (float, default).
-   * NIfTI: 8, 16 or 32 (float, default). DICOM: 16 (colour images are written as 8-bit RGB).
+   * NIfTI: 8, 16 or 32 (float); default the source volume's datatype for slices read from a NIfTI file, else 32.
+   * DICOM: 16 (default; a DICOM source's own stored representation is kept when the values fit it; colour images
+   * are written as 8-bit RGB).
    */
   bitDepth?: 8 | 16 | 32;
   /** NIfTI: gzip the file (default: when the name ends in .gz). */
@@ -107,7 +109,8 @@ export async function encodeImages(images: RawImage[], format: WriteFormat, opti
       const sizes = new Set(images.map((i) => `${i.width}x${i.height}x${i.channels}`));
       if (sizes.size > 1) throw invalidParameterError('images', 'images of one size for a NIfTI volume', [...sizes]);
       const bytes = encodeNifti(images, images.map((i) => unwindow(i).data), {
-        bitDepth,
+        // Unset: the source volume's datatype when the images came from one.
+        ...(options.bitDepth !== undefined ? { bitDepth } : {}),
         ...(options.description !== undefined ? { description: options.description } : {}),
       });
       return gzip ? new Uint8Array(gzipSync(bytes)) : bytes;
