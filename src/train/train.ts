@@ -14,10 +14,12 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { isPowerOfTwo, type MaskAxis, type MaskPattern } from '../mri/index.js';
 import { checkInputSize, inputSizeMessage } from '../model/input-size.js';
 import { loadLayersModelFromFile, saveLayersModel } from '../model/tfjs-files.js';
+import { withInputSize } from '../model/resize.js';
 import { buildUNet } from '../model/unet.js';
 import type { EventSink } from '../pipeline/events.js';
 import { readOptimizer, readState, saveCheckpoint, STATE_FILE } from './checkpoint.js';
-import { makeBatch, makeCropBatch } from './dataset.js';
+import { openTrainingData, type DataSpec } from './data.js';
+import type { VolumeAxis } from './volumes.js';
 import { predictImages, scorePairs, type QualityPair } from './evaluate.js';
 import { OnnxTrainer } from './onnx-trainer.js';
 import { TfjsTrainer } from './tfjs-trainer.js';
@@ -71,6 +73,19 @@ export interface TrainOptions {
    * A resumed run continues its checkpoint's model, so `model` and `resume` together are refused.
    */
   model?: LayersModel;
+  /**
+   * Start from this trained model (a tfjs model folder or its model.json) instead of a fresh U-Net:
+   * fine-tuning. Its weights are kept as they are (the residual zero start applies to fresh nets only).
+   */
+  init?: string;
+  /** Where the pairs come from (default phantoms); see data.ts. */
+  data?: DataSpec;
+  /** Slice axes of NIfTI volumes (default x, y and z). */
+  axes?: VolumeAxis[];
+  /** Share of each volume's non-empty z range held out for validation (default 0.15). */
+  validationFraction?: number;
+  /** Augment real slices (default true). */
+  augment?: boolean;
 }
 
 export interface TrainResult {
@@ -84,7 +99,7 @@ export interface TrainResult {
 }
 
 /** The options a checkpoint records: what shaped the weights, not where or how fast they were computed. */
-type RecordedOptions = Omit<TrainOptions, 'resume' | 'out' | 'steps' | 'engine' | 'threads' | 'device' | 'model'>;
+type RecordedOptions = Omit<TrainOptions, 'resume' | 'out' | 'steps' | 'engine' | 'threads' | 'device' | 'model' | 'init'>;
 
 /** The undersampling settings train and eval share: checked before any work. */
 export function validateUndersampling(o: { acceleration: number; center: number; size: number }): void {
@@ -112,6 +127,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   }
   if (!(o.lr > 0)) throw invalidParameterError('lr', 'a positive number', o.lr);
   if (o.loss !== 'l1' && o.loss !== 'mse') throw invalidParameterError('loss', 'l1 or mse', o.loss);
+  if (o.model && o.init) throw new UsageError('model and init: give the network to train or the folder to start from, not both');
+  if (o.init && o.resume) throw new UsageError('init and resume: a resumed run continues the model of its checkpoint; give one or the other');
   if (o.model && o.resume) throw new UsageError('model and resume: a resumed run continues the model of its checkpoint; give one or the other');
   if (o.model) checkTrainable(o.model, o.residual);
 }
@@ -141,6 +158,15 @@ export function zeroFinalLayer(model: LayersModel): void {
  */
 export async function trainUNet(options: TrainOptions, onEvent: EventSink = () => undefined): Promise<TrainResult> {
   validateTrainOptions(options);
+  const us = { acceleration: options.acceleration, center: options.center, pattern: options.pattern, axis: options.axis };
+  // The data first: a missing volume fails before any model is built or loaded.
+  const data = await openTrainingData(options.data ?? { kind: 'phantoms' }, {
+    size: options.size, crop: options.crop, seed: options.seed, undersampling: us, axes: options.axes, validationFraction: options.validationFraction, augment: options.augment,
+  });
+  if (options.init) {
+    options = { ...options, model: await loadInitModel(options.init) };
+    validateTrainOptions({ ...options, init: undefined });
+  }
   const logFile = path.join(options.out, 'train-log.jsonl');
   const opened = options.resume ? await openCheckpoint(options, logFile, onEvent) : await startFresh(options, logFile);
   const { model, startStep, elapsedBefore } = opened;
@@ -148,8 +174,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   const trainer = await chooseTrainer(model, options, onEvent);
   if (opened.optimizer) await trainer.restoreOptimizer(opened.optimizer.entries, opened.optimizer.source);
 
-  const us = { acceleration: options.acceleration, center: options.center, pattern: options.pattern, axis: options.axis };
-  const val = makeBatch(options.size, options.seed, 'val', 0, options.validationSize, us);
+  const val = data.validation(options.validationSize);
   const valPairs = { inputs: val.inputs, targets: val.targets, n: val.n, height: options.size, width: options.size };
   const started = performance.now();
   let lastLoss = NaN;
@@ -158,7 +183,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   // early in a run. Crops, not full-size images: the weights are learnt under crop statistics. At the
   // end of the shipped run, full-size images took validation from 37.41 to 33.97 dB (its first pass);
   // crops took it from 37.45 to 37.44 (models/unet-phantom/train-log.jsonl).
-  const crops = makeCropBatch(options.size, options.crop, options.seed, 1e9, 64, us);
+  const crops = data.trainBatch(1e9, 64);
   const calibration = { data: crops.inputs, n: crops.n, height: crops.size, width: crops.size };
   const batchNormLayers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
   /** Validation PSNR/SSIM under exact statistics; the moving averages are left as they were. */
@@ -180,7 +205,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   for (let step = startStep + 1; step <= options.steps; step++) {
     const lr = learningRate(options, step);
     trainer.setLearningRate(lr);
-    const batch = makeCropBatch(options.size, options.crop, options.seed, (step - 1) * options.batch, options.batch, us);
+    const batch = data.trainBatch((step - 1) * options.batch, options.batch);
     const targets = options.residual ? batch.targets.map((t, k) => t - batch.inputs[k]!) : batch.targets;
     const loss = await trainer.step({ data: batch.inputs, n: batch.n, height: batch.size, width: batch.size }, targets);
     if (!Number.isFinite(loss)) throw new UsageError(`training diverged at step ${step} (loss ${loss}); try a smaller lr`);
@@ -211,7 +236,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   const doneSteps = options.steps - startStep;
   await saveLayersModel(model, options.out, {
     quantize: options.float16 ? 'float16' : undefined,
-    metadata: { unetDream: { engine: trainer.engine, schedule: options.schedule ?? 'constant', steps: options.steps, seed: options.seed, size: options.size, crop: options.crop, residual: options.residual, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch } },
+    metadata: { unetDream: { engine: trainer.engine, schedule: options.schedule ?? 'constant', steps: options.steps, seed: options.seed, size: options.size, crop: options.crop, residual: options.residual, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch, ...data.record, ...(options.init ? { init: path.basename(path.resolve(options.init)) } : {}) } },
   });
   await saveCheckpoint(model, await trainer.optimizerWeights(), options.out, options.steps, recordedOptions(options), wallTimeMs);
   await trainer.dispose();
@@ -231,7 +256,7 @@ function validationRecord(v: { zeroFilled: QualityPair; network: QualityPair }):
 }
 
 function recordedOptions(options: TrainOptions): RecordedOptions {
-  const { resume: _r, out: _o, steps: _s, engine: _e, threads: _t, device: _d, model: _m, ...rest } = options;
+  const { resume: _r, out: _o, steps: _s, engine: _e, threads: _t, device: _d, model: _m, init: _i, ...rest } = options;
   return rest;
 }
 
@@ -249,7 +274,8 @@ async function startFresh(options: TrainOptions, logFile: string): Promise<Opene
   }
   await fs.rm(logFile, { force: true });
   const model = options.model ?? buildUNet({ size: null, seed: options.seed });
-  if (options.residual) zeroFinalLayer(model);
+  // A fine-tuned model keeps its last layer: zeroing it would throw away what it learnt.
+  if (options.residual && !options.init) zeroFinalLayer(model);
   return { model, startStep: 0, elapsedBefore: 0 };
 }
 
@@ -273,6 +299,13 @@ async function openCheckpoint(options: TrainOptions, logFile: string, onEvent: E
   }
   onEvent({ type: 'info', message: `resuming from step ${state.step} (${state.dir})` });
   return { model, startStep: state.step, elapsedBefore: state.elapsedMs, optimizer: { entries, source: dir } };
+}
+
+/** The model `init` names (a folder holding model.json, or the file), with free spatial input sizes. */
+async function loadInitModel(init: string): Promise<LayersModel> {
+  const file = init.endsWith('.json') ? init : path.join(init, 'model.json');
+  if (!existsSync(file)) throw new UsageError(`init: no model at ${file} (give a folder written by train, or its model.json)`);
+  return withInputSize(await loadLayersModelFromFile(file), null, null);
 }
 
 /** The learning rate of `step` (1-based) under the run's schedule. */
