@@ -22,7 +22,8 @@ import { trainUNet, type TrainOptions } from '../src/train/train.js';
 import { indexSlices, readVolume, sliceOf } from '../src/train/volumes.js';
 import { keyedRng } from '../src/ascent/random.js';
 import { saveLayersModel } from '../src/model/tfjs-files.js';
-import { tempDir } from './helpers.js';
+import { main } from '../src/cli/main.js';
+import { captureOutput, tempDir } from './helpers.js';
 
 const US = { acceleration: 4, center: 0.08, pattern: 'random' as const, axis: 'x' as const };
 
@@ -114,6 +115,20 @@ describe('training data from NIfTI volumes', () => {
     expect(err.message).toContain(missing);
     expect(err.message).toMatch(/mricron-data/);
     await expect(openTrainingData(parseDataSpec(`nifti:${missing}`), { size: 32, crop: 16, seed: 1, undersampling: US })).rejects.toThrow(/mricron-data/);
+  });
+
+  it('train --data: a missing volume exits 1 naming the file and mricron-data; mix without volumes exits 2; one line each', async () => {
+    const missing = path.join(dir, 'nope', 'ch2better.nii.gz');
+    const cases: [string, number, RegExp][] = [
+      [`nifti:${missing}`, 1, /no such file; .*mricron-data/],
+      ['mix:0.3', 2, /mix needs volumes too/],
+    ];
+    for (const [data, code, message] of cases) {
+      const { result, stderr } = await captureOutput(() => main(['train', '--out', tempDir(), '--steps', '1', '--backend', 'wasm', '--data', data]));
+      expect(result, data).toBe(code);
+      expect(stderr).toMatch(message);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+    }
   });
 
   it('validation slices are normalised as inference normalises images, padded on zeros, and undersampled', async () => {
