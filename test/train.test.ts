@@ -246,7 +246,7 @@ describe('training', () => {
     expect(result).toBe(1);
     const report = JSON.parse(stdout);
     expect(report.n).toBe(1);
-    expect(report.images[0].note).toBe('resized from 48x48 to 32x32');
+    expect(report.images[0].note).toBe('48x48 shrunk to 32x32 and padded to 32x32');
     expect(report.images[0].zeroFilled.psnr).toBeGreaterThan(10);
     expect(report.failed[0].input).toBe(path.join(dir, 'nope.dcm'));
   });

@@ -7,7 +7,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type LayersModel } from '../tf.js';
 import { InputError } from '../errors.js';
-import { BUILTIN_MODEL_DIR } from './paths.js';
+import { BUILTIN_MODEL_DIR, MRI_MODEL_DIR } from './paths.js';
 import { loadLayersModelFromFile, readModelMetadata } from './tfjs-files.js';
 import { loadKerasH5 } from './keras-h5.js';
 import { buildUNet, UNET_INIT_SEED } from './unet.js';
@@ -56,6 +56,14 @@ async function loadBuiltin(): Promise<Omit<LoadedModel, 'sha256' | 'spec' | 'not
   };
 }
 
+/** `--model mri`: the shipped U-Net fine-tuned on real MR slices, shown at 128x128 like builtin. */
+async function loadShippedMri(): Promise<Omit<LoadedModel, 'sha256' | 'spec' | 'notes'>> {
+  const json = path.join(MRI_MODEL_DIR, 'model.json');
+  if (!existsSync(json)) throw new InputError(json, 'the mri model is not in this installation (models/unet-mri/model.json missing)');
+  const model = await withInputSize(await loadLayersModelFromFile(json), 128, 128);
+  return { model, id: 'builtin:unet-mri', trained: true, residual: await trainedResidual(json), note: 'U-Net fine-tuned on Colin27 brain slices and phantoms by `unet-dream train` (see models/unet-mri/README.md)' };
+}
+
 async function loadFromPath(spec: string, architecture: string | undefined, onNote: (note: string) => void): Promise<Omit<LoadedModel, 'sha256' | 'spec' | 'notes'>> {
   let file = spec;
   const stat = await fs.stat(spec).catch(() => undefined);
@@ -84,6 +92,6 @@ async function trainedResidual(jsonPath: string): Promise<boolean> {
 
 export async function loadModel(spec = 'builtin', options: LoadModelOptions = {}): Promise<LoadedModel> {
   const notes: string[] = [];
-  const loaded = spec === 'builtin' ? await loadBuiltin() : await loadFromPath(spec, options.architecture, (note) => notes.push(note));
+  const loaded = spec === 'builtin' ? await loadBuiltin() : spec === 'mri' ? await loadShippedMri() : await loadFromPath(spec, options.architecture, (note) => notes.push(note));
   return { ...loaded, spec, sha256: modelSha256(loaded.model), notes };
 }

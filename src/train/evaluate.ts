@@ -8,6 +8,7 @@ import { parseInputSpec } from '../io/input-spec.js';
 import { readImage } from '../io/read.js';
 import { toGray } from '../io/image.js';
 import { percentileWindow } from '../io/intensity.js';
+import { areaReduce } from './augment.js';
 import { makeBatch, type UndersamplingOptions } from './dataset.js';
 
 export interface QualityPair {
@@ -85,8 +86,33 @@ export interface ImageEval {
 }
 
 /**
+ * An image on the size x size acquisition grid without changing its aspect: centred on a zero
+ * background at integer offsets (no resampling) when it fits, else first shrunk to fit (k x k block
+ * means, then bilinear) and padded.
+ */
+export function padToGrid(image: { data: Float32Array; width: number; height: number }, size: number): { data: Float32Array; note: string } {
+  let src = { data: image.data, width: image.width, height: image.height };
+  let note = image.width === size && image.height === size ? `${size}x${size} as is` : `${image.width}x${image.height} padded to ${size}x${size}`;
+  if (src.width > size || src.height > size) {
+    const scale = size / Math.max(src.width, src.height);
+    const width = Math.max(1, Math.round(src.width * scale));
+    const height = Math.max(1, Math.round(src.height * scale));
+    const k = Math.floor(1 / scale);
+    const reduced = k > 1 ? areaReduce(src, k) : src;
+    src = { ...resize({ ...reduced, channels: 1 }, width, height) };
+    note = `${image.width}x${image.height} shrunk to ${width}x${height} and padded to ${size}x${size}`;
+  }
+  const out = new Float32Array(size * size);
+  const x0 = Math.floor((size - src.width) / 2);
+  const y0 = Math.floor((size - src.height) / 2);
+  for (let y = 0; y < src.height; y++) out.set(src.data.subarray(y * src.width, (y + 1) * src.width), (y0 + y) * size + x0);
+  return { data: out, note };
+}
+
+/**
  * Retrospective undersampling of the user's own images: each is made grey, windowed to [0, 1]
- * (0.5-99.5 percentiles), resized to size x size, undersampled with a random mask and reconstructed.
+ * (0.5-99.5 percentiles), padded to size x size (padToGrid), undersampled with a random mask and
+ * reconstructed.
  */
 export async function evaluateImages(
   model: LayersModel,
@@ -105,11 +131,11 @@ export async function evaluateImages(
       const raw = await readImage(spec.path, spec.read);
       const gray = raw.channels === 1 ? raw : toGray(raw);
       const { image } = percentileWindow(gray);
-      const target = resize({ data: image.data, width: image.width, height: image.height, channels: 1 }, size, size).data;
+      const { data: target, note } = padToGrid(image, size);
       const mask = cartesianMask({ width: size, height: size, ...options, rng: keyedRng(options.seed, 'eval-image', i) });
       targets.push(target);
       inputs.push(zeroFilled(target, size, size, mask));
-      images.push({ input: file, note: image.width === size && image.height === size ? `${size}x${size} as is` : `resized from ${image.width}x${image.height} to ${size}x${size}`, zeroFilled: { psnr: 0, ssim: 0 }, network: { psnr: 0, ssim: 0 } });
+      images.push({ input: file, note, zeroFilled: { psnr: 0, ssim: 0 }, network: { psnr: 0, ssim: 0 } });
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       failed.push({ input: file, error: err.message });

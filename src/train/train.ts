@@ -19,7 +19,8 @@ import { loadLayersModelFromFile, saveLayersModel } from '../model/tfjs-files.js
 import { buildUNet } from '../model/unet.js';
 import type { EventSink } from '../events.js';
 import { readOptimizer, readState, saveCheckpoint, STATE_FILE } from './checkpoint.js';
-import { makeBatch, makeCropBatch } from './dataset.js';
+import { openTrainingData, type DataSpec } from './data.js';
+import type { VolumeAxis } from './volumes.js';
 import { predictImages, scorePairs, type QualityPair } from './evaluate.js';
 import { OnnxTrainer } from './onnx-trainer.js';
 import { TfjsTrainer } from './tfjs-trainer.js';
@@ -79,6 +80,14 @@ export interface TrainOptions {
    * run continues its checkpoint and does not read it. Not together with `model`.
    */
   init?: string;
+  /** Where the pairs come from (default phantoms); see data.ts. */
+  data?: DataSpec;
+  /** Slice axes of NIfTI volumes (default x, y and z). */
+  axes?: VolumeAxis[];
+  /** Share of each volume's non-empty z range held out for validation (default 0.15). */
+  validationFraction?: number;
+  /** Augment real slices (default true). */
+  augment?: boolean;
 }
 
 export interface TrainResult {
@@ -164,6 +173,11 @@ export function zeroFinalLayer(model: LayersModel): void {
  */
 export async function trainUNet(options: TrainOptions, onEvent: EventSink = () => undefined): Promise<TrainResult> {
   validateTrainOptions(options);
+  const us = { acceleration: options.acceleration, center: options.center, pattern: options.pattern, axis: options.axis };
+  // The data first: a missing volume fails before any model is built or loaded.
+  const data = await openTrainingData(options.data ?? { kind: 'phantoms' }, {
+    size: options.size, crop: options.crop, seed: options.seed, undersampling: us, axes: options.axes, validationFraction: options.validationFraction, augment: options.augment,
+  });
   const logFile = path.join(options.out, 'train-log.jsonl');
   const initial = options.init !== undefined && !options.resume ? await loadInitModel(options) : undefined;
   const opened = options.resume ? await openCheckpoint(options, logFile, onEvent) : await startFresh(options, logFile, initial);
@@ -172,8 +186,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   const trainer = await chooseTrainer(model, options, onEvent);
   if (opened.optimizer) await trainer.restoreOptimizer(opened.optimizer.entries, opened.optimizer.source);
 
-  const us = { acceleration: options.acceleration, center: options.center, pattern: options.pattern, axis: options.axis };
-  const val = makeBatch(options.size, options.seed, 'val', 0, options.validationSize, us);
+  const val = data.validation(options.validationSize);
   const valPairs = { inputs: val.inputs, targets: val.targets, n: val.n, height: options.size, width: options.size };
   const started = performance.now();
   let lastLoss = NaN;
@@ -182,7 +195,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   // early in a run. Crops, not full-size images: the weights are learnt under crop statistics. At the
   // end of the shipped run, full-size images took validation from 37.41 to 33.97 dB (its first pass);
   // crops took it from 37.45 to 37.44 (models/unet-phantom/train-log.jsonl).
-  const crops = makeCropBatch(options.size, options.crop, options.seed, 1e9, 64, us);
+  const crops = data.trainBatch(1e9, 64);
   const calibration = { data: crops.inputs, n: crops.n, height: crops.size, width: crops.size };
   const batchNormLayers = model.layers.filter((l) => l.getClassName() === 'BatchNormalization');
   /** Validation PSNR/SSIM under exact statistics; the moving averages are left as they were. */
@@ -204,7 +217,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   for (let step = startStep + 1; step <= options.steps; step++) {
     const lr = learningRate(options, step);
     trainer.setLearningRate(lr);
-    const batch = makeCropBatch(options.size, options.crop, options.seed, (step - 1) * options.batch, options.batch, us);
+    const batch = data.trainBatch((step - 1) * options.batch, options.batch);
     const targets = options.residual ? batch.targets.map((t, k) => t - batch.inputs[k]!) : batch.targets;
     const loss = await trainer.step({ data: batch.inputs, n: batch.n, height: batch.size, width: batch.size }, targets);
     if (!Number.isFinite(loss)) throw new UsageError(`training diverged at step ${step} (loss ${loss}); try a smaller lr`);
@@ -235,7 +248,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   const doneSteps = options.steps - startStep;
   await saveLayersModel(model, options.out, {
     quantize: options.float16 ? 'float16' : undefined,
-    metadata: { unetDream: { engine: trainer.engine, schedule: options.schedule ?? 'constant', steps: options.steps, seed: options.seed, size: options.size, crop: options.crop, residual: options.residual, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch } },
+    metadata: { unetDream: { engine: trainer.engine, schedule: options.schedule ?? 'constant', steps: options.steps, seed: options.seed, size: options.size, crop: options.crop, residual: options.residual, acceleration: options.acceleration, center: options.center, loss: options.loss, lr: options.lr, batch: options.batch, ...data.record, ...(options.init ? { init: path.basename(path.resolve(options.init)) } : {}) } },
   });
   await saveCheckpoint(model, await trainer.optimizerWeights(), options.out, options.steps, recordedOptions(options), wallTimeMs);
   await trainer.dispose();
@@ -275,7 +288,8 @@ async function startFresh(options: TrainOptions, logFile: string, initial?: Laye
   await fs.rm(logFile, { force: true });
   if (initial) return { model: initial, startStep: 0, elapsedBefore: 0 };
   const model = options.model ?? buildUNet({ size: null, seed: options.seed });
-  if (options.residual) zeroFinalLayer(model);
+  // A fine-tuned model keeps its last layer: zeroing it would throw away what it learnt.
+  if (options.residual && !options.init) zeroFinalLayer(model);
   return { model, startStep: 0, elapsedBefore: 0 };
 }
 

@@ -1,7 +1,10 @@
 /** `unet-dream train`: phantoms + k-space undersampling -> a trained U-Net (TensorFlow.js directory). */
 import type { Argv, CommandModule } from 'yargs';
 import { selectBackend } from '../../engine/backend.js';
+import { invalidParameterError } from '../../errors.js';
+import { parseDataSpec } from '../../train/data.js';
 import { trainUNet, type TrainOptions } from '../../train/train.js';
+import { VOLUME_AXES, type VolumeAxis } from '../../train/volumes.js';
 import { undersamplingOf, withCommonOptions, withUndersamplingOptions, type CommonArgs, type UndersamplingArgs } from '../options.js';
 import { createReporter } from '../reporter.js';
 
@@ -20,11 +23,21 @@ interface TrainArgs extends CommonArgs, UndersamplingArgs {
   float16: boolean;
   residual: boolean;
   init?: string;
+  data: string;
+  axes: string;
+  'validation-fraction': number;
+  augment: boolean;
+}
+
+function parseAxes(text: string): VolumeAxis[] {
+  const axes = [...new Set(text.split(''))] as VolumeAxis[];
+  if (axes.length === 0 || axes.some((a) => !VOLUME_AXES.includes(a))) throw invalidParameterError('axes', 'one or more of x, y, z (e.g. xyz or z)', text);
+  return axes;
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train',
-  describe: 'train the U-Net to remove aliasing from undersampled phantoms',
+  describe: 'train the U-Net to remove aliasing from undersampled phantoms and/or real MR slices',
   builder: (yargs: Argv) =>
     withUndersamplingOptions(withCommonOptions(yargs))
       .option('steps', { type: 'number', default: 2000, describe: 'optimizer steps' })
@@ -40,6 +53,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('validation-size', { type: 'number', default: 16, describe: 'held-out validation phantoms' })
       .option('residual', { type: 'boolean', default: true, describe: 'learn the aliasing (target - input); reconstruction = input + output' })
       .option('init', { type: 'string', describe: 'start from this model (folder, model.json or Keras file; e.g. a pruned model) with its weights, instead of a fresh U-Net' })
+      .option('data', { type: 'string', default: 'phantoms', describe: 'training pairs: phantoms, nifti:PATH[,PATH...] (slices of NIfTI volumes) or mix:P:PATH[,PATH...] (share P of phantoms, the rest slices)' })
+      .option('axes', { type: 'string', default: 'xyz', describe: 'NIfTI volumes: slice along these voxel axes (any of x, y, z)' })
+      .option('validation-fraction', { type: 'number', default: 0.15, describe: 'NIfTI volumes: share of the slices along z held out (top slab) for validation' })
+      .option('augment', { type: 'boolean', default: true, describe: 'NIfTI slices: random zoom, flips, 90-degree rotations, small affine warps, intensity scale and gamma' })
       .option('float16', { type: 'boolean', default: true, describe: 'store the final weights as float16' }) as unknown as Argv<TrainArgs>,
   handler: async (args) => {
     const options: TrainOptions = {
@@ -64,6 +81,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       threads: args.threads,
       device: args.device as TrainOptions['device'],
       init: args.init,
+      data: parseDataSpec(args.data),
+      axes: parseAxes(args.axes),
+      validationFraction: args['validation-fraction'],
+      augment: args.augment,
     };
     const backend = await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const reporter = createReporter(args);
