@@ -4,6 +4,7 @@ import { UsageError, invalidParameterError } from '../../errors.js';
 import { DEFAULT_MODE } from '../../modes/index.js';
 import { applyOverrides, readPipelineFile } from '../../pipeline/file.js';
 import { commonOverrides, locateUnlessOverridden, withCommonOptions, type CommonArgs } from '../options.js';
+import { withOutputOptions } from './dream.js';
 import { validateAndRun } from './pipeline-runner.js';
 
 interface BatchArgs extends CommonArgs {
@@ -11,6 +12,8 @@ interface BatchArgs extends CommonArgs {
   pipeline: string;
   concurrency?: number;
   resume: boolean;
+  overwrite: boolean;
+  range?: string;
   set?: string[];
 }
 
@@ -18,19 +21,18 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
   command: 'batch <dir>',
   describe: 'run a dream pipeline over every image in a folder (DICOM, NIfTI, photos), resumable',
   builder: (yargs: Argv) =>
-    withCommonOptions(yargs)
+    withOutputOptions(withCommonOptions(yargs))
       .positional('dir', { type: 'string', demandOption: true, describe: 'folder of inputs (walked recursively)' })
       .option('pipeline', { type: 'string', demandOption: true, describe: 'a dream pipeline file, e.g. pipelines/mri-dream.yaml' })
       .option('concurrency', { type: 'number', describe: 'inputs processed at once, one worker each (default: 1 on ONNX Runtime, which threads inside, else the number of cores)' })
-      .option('resume', { type: 'boolean', default: false, describe: 'skip inputs already done in OUT/manifest.json' })
       .option('set', { type: 'string', array: true, describe: 'override a value: --set ascend.steps=5' }) as unknown as Argv<BatchArgs>,
   handler: async (args) => {
     const { raw, locate } = await readPipelineFile(args.pipeline);
     const mode = (raw.ascend as { mode?: string } | undefined)?.mode ?? DEFAULT_MODE;
     if (mode !== 'dream') throw new UsageError(`${args.pipeline}: batch needs a dream pipeline (ascend.mode: dream); found mode ${mode}`);
-    const sets = [...(args.set ?? []), `seed.inputs=${JSON.stringify([args.dir])}`, ...commonOverrides(args)];
+    const sets = [...(args.set ?? []), `seed.inputs=${JSON.stringify([args.dir])}`, ...(args.range === undefined ? [] : [`write.range=${args.range}`]), ...commonOverrides(args)];
     const concurrency = args.concurrency;
     if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw invalidParameterError('--concurrency', 'an integer >= 1', concurrency);
-    await validateAndRun(applyOverrides(raw, sets), args, `batch ${args.dir}`, { locate: locateUnlessOverridden(locate, sets) }, { workers: concurrency, resume: args.resume });
+    await validateAndRun(applyOverrides(raw, sets), args, `batch ${args.dir}`, { locate: locateUnlessOverridden(locate, sets) }, { workers: concurrency, resume: args.resume, overwrite: args.overwrite });
   },
 };

@@ -1,6 +1,7 @@
 /** The dream mode's pipeline: every stage it reads and each option's default, written once here. */
 import { z } from 'zod';
 import { GRADIENT_NORMALIZATIONS } from '../../engine/engine.js';
+import { RANGE_MODES } from '../../io/intensity.js';
 import { modelStage, positiveInt } from '../../run/stages.js';
 
 export const OUTPUT_FORMATS = Object.freeze(['png', 'tiff', 'nii', 'dcm'] as const);
@@ -49,6 +50,11 @@ export const dreamStages = {
       out: z.string().min(1).default('outputs/dream'),
       /** Default: MR inputs keep their format, photos PNG. */
       format: z.enum(OUTPUT_FORMATS).optional(),
+      /**
+       * Output values bounded to the input's value range ('input': a magnitude image stays non-negative), or left
+       * as the network made them ('free'). See docs/INPUTS.md, "Output value range".
+       */
+      range: z.enum(RANGE_MODES as [string, ...string[]]).default('input'),
     })
     .strict(),
 };
