@@ -4,7 +4,7 @@ import { UsageError, invalidParameterError } from '../../errors.js';
 import { DEFAULT_MODE } from '../../modes/index.js';
 import { applyOverrides, readPipelineFile } from '../../pipeline/file.js';
 import { commonOverrides, locateUnlessOverridden, withCommonOptions, type CommonArgs } from '../options.js';
-import { withOutputOptions } from './dream.js';
+import { checkOutputFlags, withOutputOptions } from './dream.js';
 import { validateAndRun } from './pipeline-runner.js';
 
 interface BatchArgs extends CommonArgs {
@@ -27,6 +27,7 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
       .option('concurrency', { type: 'number', describe: 'inputs processed at once, one worker each (default: 1 on ONNX Runtime, which threads inside, else the number of cores)' })
       .option('set', { type: 'string', array: true, describe: 'override a value: --set ascend.steps=5' }) as unknown as Argv<BatchArgs>,
   handler: async (args) => {
+    checkOutputFlags(args);
     const { raw, locate } = await readPipelineFile(args.pipeline);
     const mode = (raw.ascend as { mode?: string } | undefined)?.mode ?? DEFAULT_MODE;
     if (mode !== 'dream') throw new UsageError(`${args.pipeline}: batch needs a dream pipeline (ascend.mode: dream); found mode ${mode}`);

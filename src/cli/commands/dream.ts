@@ -1,7 +1,7 @@
 /** `unet-dream dream INPUTS...`: DeepDream on photos and MR slices, written in their own format. */
 import type { Argv, CommandModule } from 'yargs';
 import { GRADIENT_NORMALIZATIONS } from '../../engine/engine.js';
-import { invalidParameterError } from '../../errors.js';
+import { UsageError, invalidParameterError } from '../../errors.js';
 import { RANGE_MODES } from '../../io/intensity.js';
 import { OUTPUT_FORMATS, dreamStages } from '../../modes/dream/schema.js';
 import { COMMON_FLAGS, defined, modelConfig, withCommonOptions, withDefault, type CommonArgs } from '../options.js';
@@ -66,8 +66,12 @@ export function withOutputOptions<T>(yargs: Argv<T>): Argv<T> {
   return yargs
     .option('range', { choices: RANGE_MODES, describe: withDefault("output values bounded to the input's range (a magnitude stays non-negative) or left free", write, 'range') })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out: skip inputs already done (the settings must be the same)' })
-    .option('overwrite', { type: 'boolean', default: false, describe: "replace the run in --out: remove the files its manifest names, then run" })
-    .conflicts('resume', 'overwrite') as Argv<T>;
+    .option('overwrite', { type: 'boolean', default: false, describe: 'replace the run in --out: remove the files its manifest names, then run' }) as Argv<T>;
+}
+
+/** --resume continues a run, --overwrite replaces it: not both. */
+export function checkOutputFlags(args: { resume: boolean; overwrite: boolean }): void {
+  if (args.resume && args.overwrite) throw new UsageError('--resume continues the run in --out and --overwrite replaces it: give one of them');
 }
 
 export const dreamCommand: CommandModule<object, DreamArgs> = {
@@ -93,6 +97,7 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
       .option('volume', { type: 'number', describe: 'NIfTI 4-D: dream only this volume (0-based; the output name carries it, -t1); default every volume, written as one 4-D file' })
       .option('include', { type: 'string', describe: 'glob filter for folders, e.g. "*.dcm"' }) as unknown as Argv<DreamArgs>,
   handler: async (args) => {
+    checkOutputFlags(args);
     // Only what the user set: the dream schema holds every default.
     await validateAndRun(
       {
