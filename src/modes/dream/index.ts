@@ -106,7 +106,8 @@ export const dreamMode = defineMode<DreamConfig>({
     let done = jobs.length - todo.length;
     const label = (spec: InputSpec, p?: job.DreamItemProgress) =>
       `${path.basename(spec.text)}${p ? `${p.slices > 1 ? ` slice ${p.slice}/${p.slices}` : ''} octave ${p.octave}/${p.octaves} step ${p.step}/${p.steps} objective ${p.objective.toFixed(4)}` : ''}`;
-    ctx.emit({ type: 'progress', done, total: jobs.length, label: `starting ${jobs.length} input${jobs.length === 1 ? '' : 's'}` });
+    // Progress counts the inputs (never 0/0: a run whose inputs all failed to be found reports none).
+    if (jobs.length > 0) ctx.emit({ type: 'progress', done, total: jobs.length, label: `starting ${jobs.length} input${jobs.length === 1 ? '' : 's'}` });
     await runJobs(ctx, {
       module: jobModule(import.meta.url, './job'),
       local: job,
