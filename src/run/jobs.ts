@@ -63,17 +63,22 @@ export async function runJobs<C, J, R, P>(ctx: RunContext, o: JobsOptions<C, J, 
     onWorkerDied: (message) => ctx.emit({ type: 'warn', message }),
   });
   try {
-    await Promise.all(
-      o.jobs.map(async (job, i) => {
-        if (o.signal?.aborted) return;
+    // One lane per worker takes the next job when its last one is done, so after an abort no queued job starts
+    // (posting every job to the pool at once would run them all).
+    let next = 0;
+    const lane = async () => {
+      while (next < o.jobs.length && !o.signal?.aborted) {
+        const i = next++;
+        const job = o.jobs[i]!;
         const r = await pool.run(job, (p) => o.onProgress?.(job, p)).catch((err: Error) => {
           if (!o.onError) throw err;
           return o.onError(job, err);
         });
         results[i] = r;
         await o.onResult?.(job, r);
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: size }, lane));
   } finally {
     await pool.close();
   }
