@@ -38,10 +38,11 @@ describe('inspect, dream, convert from the command line', () => {
     const { result, stdout } = await run('dream', path.join(dir, 'slice.nii.gz'), path.join(dir, 'slice.dcm'), path.join(dir, 'photo.png'), path.join(dir, 'missing.png'), '--layers', 'dconv128', '--octaves', '2', '--steps', '2', '--step', '0.05', '--jitter', '2', '--out', out, '--backend', 'wasm');
     expect(result).toBe(1);
     expect(stdout).toMatch(/dreamed 3 of 4 inputs/);
-    expect(readdirSync(out).sort()).toEqual(['index.html', 'manifest.json', 'photo.png', 'report', 'slice.dcm', 'slice.nii.gz']);
-    const [nii] = await readImages(path.join(out, 'slice.nii.gz'));
+    // slice.nii.gz and slice.dcm share a base name: each carries its extension (docs/INPUTS.md, "Output names").
+    expect(readdirSync(out).sort()).toEqual(['index.html', 'manifest.json', 'photo.png', 'report', 'slice-dcm.dcm', 'slice-nii-gz.nii.gz']);
+    const [nii] = await readImages(path.join(out, 'slice-nii-gz.nii.gz'));
     expect([nii!.width, nii!.height, nii!.meta.format]).toEqual([32, 32, 'nifti']);
-    const [dcm] = await readImages(path.join(out, 'slice.dcm'));
+    const [dcm] = await readImages(path.join(out, 'slice-dcm.dcm'));
     expect(dcm!.meta.format).toBe('dicom');
     expect(dcm!.meta.dicom!.dataset.ImageType).toEqual(expect.arrayContaining(['DERIVED', 'SECONDARY']));
     const [photo] = await readImages(path.join(out, 'photo.png'));

@@ -38,7 +38,7 @@ describe('the table of modes', () => {
       model: { source: 'builtin', backend: 'auto', device: 'cpu' },
       seed: { inputs: ['a.png'], window: [0.5, 99.5], seed: 0 },
       ascend: { mode: 'dream', layers: ['uconv128'], objective: 'mean', octaves: 4, octaveScale: 1.4, steps: 10, step: 0.01, normalize: 'rms', jitter: 32, tile: 512, color: 'luminance' },
-      write: { out: 'outputs/dream', animate: false },
+      write: { out: 'outputs/dream', animate: false, range: 'input' },
     });
   });
 

@@ -24,6 +24,8 @@ export interface DreamJobData {
     /** Relative to the submitted folder. */
     relative: string;
     sha256: string;
+    /** The output stem planned over the whole folder at submit (names as a local batch gives them). */
+    stem?: string;
   };
   /** The resolved config, with absolute `out` and model paths. */
   config: DreamConfig;

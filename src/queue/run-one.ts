@@ -22,13 +22,13 @@ import { validateDreamOptions } from '../ascent/dream.js';
 import { UsageError } from '../errors.js';
 import { parseInputSpec } from '../io/input-spec.js';
 import { dreamMode, expandInputs } from '../modes/dream/index.js';
-import { createJobRunner, type DreamItemProgress, type DreamRecord } from '../modes/dream/job.js';
+import { createJobRunner, type DreamItemProgress, type DreamJob, type DreamRecord } from '../modes/dream/job.js';
+import { planStems } from '../modes/dream/names.js';
 import type { DreamConfig } from '../modes/dream/schema.js';
 import type { LoadedModel } from '../model/load.js';
 import { sizeMultiple } from '../model/input-size.js';
 import { openEngine } from '../run/context.js';
 import type { JobRunner } from '../run/jobs.js';
-import type { InputSpec } from '../io/input-spec.js';
 import type { Mode, ModeConfigBase } from '../run/mode.js';
 
 export type { DreamConfig, DreamRecord, DreamItemProgress };
@@ -52,11 +52,14 @@ export function checkAgainstModel(loaded: LoadedModel, config: DreamConfig): voi
 export interface OrderedInput {
   text: string;
   error?: string;
+  /** The output stem a local run of the whole folder gives this input (planned over every input). */
+  stem?: string;
 }
 
-export async function inputOrder(config: Pick<DreamConfig, 'seed'>): Promise<OrderedInput[]> {
-  const { specs, failures } = await expandInputs(config.seed.inputs, config.seed.include);
-  return [...failures.map((f) => ({ text: f.input, error: f.error })), ...specs.map((s) => ({ text: s.text }))];
+export async function inputOrder(config: Pick<DreamConfig, 'seed' | 'write'>): Promise<OrderedInput[]> {
+  const { planned, failures } = await expandInputs(config.seed.inputs, config.seed.include, config.write.out);
+  const stems = planStems(planned);
+  return [...failures.map((f) => ({ text: f.input, error: f.error })), ...planned.map((p, i) => ({ text: p.spec.text, stem: stems[i]! }))];
 }
 
 export interface EngineInfo {
@@ -75,7 +78,7 @@ export interface Dreamer {
    * Dreams one input. `text` is the input as recorded; `path`, when given, is where to read it (an
    * absolute path on this machine for the same file).
    */
-  dream(input: { text: string; path?: string }, config: DreamConfig, onProgress?: (p: DreamItemProgress) => void): Promise<DreamRecord>;
+  dream(input: { text: string; path?: string; stem?: string }, config: DreamConfig, onProgress?: (p: DreamItemProgress) => void): Promise<DreamRecord>;
   dispose(): void;
 }
 
@@ -89,7 +92,7 @@ export async function openDreamer(config: DreamConfig): Promise<Dreamer> {
   const notes = [...ctx.skipped.map((s) => `backend skipped: ${s}`), ...(ctx.fallback ? [ctx.fallback] : [])];
   const { loaded, engine } = ctx;
   // One job runner per config (it holds the objective built for the config's layers), made on first use.
-  const runners = new Map<string, Promise<JobRunner<InputSpec, DreamRecord, DreamItemProgress>>>();
+  const runners = new Map<string, Promise<JobRunner<DreamJob, DreamRecord, DreamItemProgress>>>();
   const runnerFor = (cfg: DreamConfig) => {
     const key = JSON.stringify(cfg);
     let runner = runners.get(key);
@@ -107,7 +110,9 @@ export async function openDreamer(config: DreamConfig): Promise<Dreamer> {
     dream: async (input, cfg, onProgress) => {
       const spec = parseInputSpec(input.text);
       const run = await runnerFor(cfg);
-      return run(input.path ? { ...spec, path: input.path } : spec, onProgress ?? (() => undefined));
+      // The stem submit planned over the whole folder; without one, the name the input alone gives.
+      const stem = input.stem ?? planStems([{ spec }])[0]!;
+      return run({ spec: input.path ? { ...spec, path: input.path } : spec, stem }, onProgress ?? (() => undefined));
     },
     dispose: () => engine.dispose(),
   };

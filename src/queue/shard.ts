@@ -41,7 +41,7 @@ export function shardPosition(i: number, count: number): { shard: number; positi
 }
 
 /** Shard k of a dream config's inputs, and what its manifest must record for `merge`. */
-export async function planShard(config: Pick<DreamConfig, 'seed'>, shard: Shard): Promise<ShardRecord> {
+export async function planShard(config: Pick<DreamConfig, 'seed' | 'write'>, shard: Shard): Promise<ShardRecord> {
   const order = await inputOrder(config);
   return { ...shard, inputs: [...config.seed.inputs], total: order.length, assigned: pickShard(order, shard).map((o) => o.text) };
 }

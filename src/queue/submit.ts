@@ -67,7 +67,7 @@ export async function submitFolder(options: SubmitOptions): Promise<SubmitResult
     const relative = path.relative(root, abs).split(path.sep).join('/');
     const sha = await sha256File(abs);
     const id = jobId(run, relative, sha);
-    jobs.push({ name: 'dream', data: { run, index, input: { text: input.text, path: abs, relative, sha256: sha }, config: resolved, modelSha256: loaded.sha256 }, opts: { jobId: id } });
+    jobs.push({ name: 'dream', data: { run, index, input: { text: input.text, path: abs, relative, sha256: sha, stem: input.stem }, config: resolved, modelSha256: loaded.sha256 }, opts: { jobId: id } });
   }
   const runFile: RunFile = {
     run,

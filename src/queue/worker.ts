@@ -131,7 +131,7 @@ export async function startWorker(options: QueueWorkerOptions): Promise<RunningW
         }
         engine = lastEngine = dreamer.engine;
         let lastProgress = 0;
-        rec = await dreamer.dream({ text, path: file }, data.config, (p) => {
+        rec = await dreamer.dream({ text, path: file, stem: data.input.stem }, data.config, (p) => {
           const now = Date.now();
           if (now - lastProgress < 1000) return;
           lastProgress = now;

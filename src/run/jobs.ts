@@ -30,7 +30,7 @@ export interface JobsOptions<C, J, R, P> {
   onProgress?: (job: J, progress: P) => void;
   /** Called as each job completes, in completion order. */
   onResult?: (job: J, result: R) => Promise<void> | void;
-  /** Turns a job that failed on a worker into a result; without it the failure rejects the run. */
+  /** Turns a job that failed (in this thread or on a worker) into a result; without it the failure rejects the run. */
   onError?: (job: J, error: Error) => R;
 }
 
@@ -49,7 +49,11 @@ export async function runJobs<C, J, R, P>(ctx: RunContext, o: JobsOptions<C, J, 
     const run = await o.local.createJobRunner(ctx, o.config);
     for (const [i, job] of o.jobs.entries()) {
       if (o.signal?.aborted) break;
-      results[i] = await run(job, (p) => o.onProgress?.(job, p));
+      // A failure becomes a result here as on a worker, so a run behaves the same at every concurrency.
+      results[i] = await run(job, (p) => o.onProgress?.(job, p)).catch((err: Error) => {
+        if (!o.onError) throw err;
+        return o.onError(job, err);
+      });
       await o.onResult?.(job, results[i]!);
     }
     return results;
@@ -59,17 +63,22 @@ export async function runJobs<C, J, R, P>(ctx: RunContext, o: JobsOptions<C, J, 
     onWorkerDied: (message) => ctx.emit({ type: 'warn', message }),
   });
   try {
-    await Promise.all(
-      o.jobs.map(async (job, i) => {
-        if (o.signal?.aborted) return;
+    // One lane per worker takes the next job when its last one is done, so after an abort no queued job starts
+    // (posting every job to the pool at once would run them all).
+    let next = 0;
+    const lane = async () => {
+      while (next < o.jobs.length && !o.signal?.aborted) {
+        const i = next++;
+        const job = o.jobs[i]!;
         const r = await pool.run(job, (p) => o.onProgress?.(job, p)).catch((err: Error) => {
           if (!o.onError) throw err;
           return o.onError(job, err);
         });
         results[i] = r;
         await o.onResult?.(job, r);
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: size }, lane));
   } finally {
     await pool.close();
   }

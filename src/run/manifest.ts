@@ -1,4 +1,5 @@
 /** manifest.json: what was run, with what, and what came out; written atomically, rewritten as a batch progresses. */
+import { promises as fs } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -46,4 +47,18 @@ export async function writeManifest(dir: string, manifest: Manifest): Promise<st
   const file = path.join(dir, 'manifest.json');
   await writeFileAtomic(file, `${JSON.stringify(manifest, null, 2)}\n`);
   return file;
+}
+
+/** OUT/manifest.json, or undefined when there is none; throws when it exists but is not a manifest. */
+export async function readManifest(dir: string): Promise<Manifest | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dir, 'manifest.json'), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const manifest = JSON.parse(text) as Manifest;
+  if (typeof manifest !== 'object' || manifest === null || !Array.isArray(manifest.results)) throw new Error('not a unet-dream manifest');
+  return manifest;
 }

@@ -10,6 +10,7 @@ import { dreamConfigOf } from '../../queue/run-one.js';
 import { parseShard, planShard } from '../../queue/shard.js';
 import { packageVersions, writeManifest, type Manifest } from '../../run/manifest.js';
 import { commonOverrides, locateUnlessOverridden, withCommonOptions, type CommonArgs } from '../options.js';
+import { checkOutputFlags, withOutputOptions } from './dream.js';
 import { validateAndRun } from './pipeline-runner.js';
 
 interface BatchArgs extends CommonArgs {
@@ -17,6 +18,8 @@ interface BatchArgs extends CommonArgs {
   pipeline: string;
   concurrency?: number;
   resume: boolean;
+  overwrite: boolean;
+  range?: string;
   set?: string[];
   shard?: string;
 }
@@ -25,7 +28,7 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
   command: 'batch <dir>',
   describe: 'run a dream pipeline over every image in a folder (DICOM, NIfTI, photos), resumable',
   builder: (yargs: Argv) =>
-    withCommonOptions(yargs)
+    withOutputOptions(withCommonOptions(yargs))
       .positional('dir', { type: 'string', demandOption: true, describe: 'folder of inputs (walked recursively)' })
       .option('pipeline', { type: 'string', demandOption: true, describe: 'a dream pipeline file, e.g. pipelines/mri-dream.yaml' })
       .option('concurrency', { type: 'number', describe: 'inputs processed at once, one worker each (default: 1 on ONNX Runtime, which threads inside, else the number of cores)' })
@@ -33,14 +36,15 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
       .option('shard', { type: 'string', describe: 'do only shard k of N (0 <= k < N) of the sorted inputs, e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; combine with `merge`' })
       .option('set', { type: 'string', array: true, describe: 'override a value: --set ascend.steps=5' }) as unknown as Argv<BatchArgs>,
   handler: async (args) => {
+    checkOutputFlags(args);
     const shard = args.shard === undefined ? undefined : parseShard(args.shard);
     const { raw, locate } = await readPipelineFile(args.pipeline);
     const mode = (raw.ascend as { mode?: string } | undefined)?.mode ?? DEFAULT_MODE;
     if (mode !== 'dream') throw new UsageError(`${args.pipeline}: batch needs a dream pipeline (ascend.mode: dream); found mode ${mode}`);
-    const sets = [...(args.set ?? []), `seed.inputs=${JSON.stringify([args.dir])}`, ...commonOverrides(args)];
+    const sets = [...(args.set ?? []), `seed.inputs=${JSON.stringify([args.dir])}`, ...(args.range === undefined ? [] : [`write.range=${args.range}`]), ...commonOverrides(args)];
     const concurrency = args.concurrency;
     if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) throw invalidParameterError('--concurrency', 'an integer >= 1', concurrency);
-    const run = { workers: concurrency, resume: args.resume };
+    const run = { workers: concurrency, resume: args.resume, overwrite: args.overwrite };
     if (!shard) {
       await validateAndRun(applyOverrides(raw, sets), args, `batch ${args.dir}`, { locate: locateUnlessOverridden(locate, sets) }, run);
       return;

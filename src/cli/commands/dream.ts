@@ -1,7 +1,8 @@
 /** `unet-dream dream INPUTS...`: DeepDream on photos and MR slices, written in their own format. */
 import type { Argv, CommandModule } from 'yargs';
 import { GRADIENT_NORMALIZATIONS } from '../../engine/engine.js';
-import { invalidParameterError } from '../../errors.js';
+import { UsageError, invalidParameterError } from '../../errors.js';
+import { RANGE_MODES } from '../../io/intensity.js';
 import { OUTPUT_FORMATS, dreamStages } from '../../modes/dream/schema.js';
 import { COMMON_FLAGS, defined, modelConfig, withCommonOptions, withDefault, type CommonArgs } from '../options.js';
 import { validateAndRun } from './pipeline-runner.js';
@@ -25,6 +26,9 @@ interface DreamArgs extends CommonArgs {
   volume?: number;
   include?: string;
   animate?: boolean;
+  range?: string;
+  resume: boolean;
+  overwrite: boolean;
 }
 
 /** Config paths the dream flags set: messages about them name the flag. */
@@ -48,6 +52,7 @@ const FLAGS: Readonly<Record<string, string>> = Object.freeze({
   'ascend.color': '--color',
   'write.format': '--format',
   'write.animate': '--animate',
+  'write.range': '--range',
 });
 
 function parseWindow(text: string): [number, number] {
@@ -56,13 +61,26 @@ function parseWindow(text: string): [number, number] {
   return [low, high];
 }
 
-const { seed, ascend } = dreamStages;
+const { seed, ascend, write } = dreamStages;
+
+/** --range, --resume and --overwrite: what dream and batch share about their outputs. */
+export function withOutputOptions<T>(yargs: Argv<T>): Argv<T> {
+  return yargs
+    .option('range', { choices: RANGE_MODES, describe: withDefault("output values bounded to the input's range (a magnitude stays non-negative) or left free", write, 'range') })
+    .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out: skip inputs already done (the settings must be the same)' })
+    .option('overwrite', { type: 'boolean', default: false, describe: 'replace the run in --out: remove the files its manifest names, then run' }) as Argv<T>;
+}
+
+/** --resume continues a run, --overwrite replaces it: not both. */
+export function checkOutputFlags(args: { resume: boolean; overwrite: boolean }): void {
+  if (args.resume && args.overwrite) throw new UsageError('--resume continues the run in --out and --overwrite replaces it: give one of them');
+}
 
 export const dreamCommand: CommandModule<object, DreamArgs> = {
   command: 'dream <inputs..>',
   describe: 'DeepDream on photos, DICOM and NIfTI slices or folders of them',
   builder: (yargs: Argv) =>
-    withCommonOptions(yargs)
+    withOutputOptions(withCommonOptions(yargs))
       .positional('inputs', { type: 'string', array: true, demandOption: true, describe: 'files (file.nii.gz#z=40, file.dcm#frame=3) or folders' })
       .option('layers', { type: 'string', describe: withDefault('LAYER[:WEIGHT],... or LAYER#FILTER', ascend, 'layers') })
       .option('objective', { choices: ['mean', 'l2'], describe: withDefault('mean or mean-squared activation', ascend, 'objective') })
@@ -78,10 +96,11 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
       .option('window', { type: 'string', describe: withDefault('input percentiles LOW,HIGH mapped to [0, 1]', seed, 'window') })
       .option('format', { choices: OUTPUT_FORMATS, describe: 'output format (default: MR inputs keep theirs, photos PNG)' })
       .option('axis', { choices: ['x', 'y', 'z'], describe: 'NIfTI slicing axis' })
-      .option('volume', { type: 'number', describe: 'NIfTI 4-D volume index' })
+      .option('volume', { type: 'number', describe: 'NIfTI 4-D: dream only this volume (0-based; the output name carries it, -t1); default every volume, written as one 4-D file' })
       .option('include', { type: 'string', describe: 'glob filter for folders, e.g. "*.dcm"' })
       .option('animate', { type: 'boolean', describe: 'also write an animated WebP of each dream (first slice)' }) as unknown as Argv<DreamArgs>,
   handler: async (args) => {
+    checkOutputFlags(args);
     // Only what the user set: the dream schema holds every default.
     await validateAndRun(
       {
@@ -101,11 +120,12 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
           halo: args.halo,
           color: args.color,
         }),
-        write: defined({ out: args.out, format: args.format, animate: args.animate }),
+        write: defined({ out: args.out, format: args.format, animate: args.animate, range: args.range }),
       },
       args,
       'dream',
       { flags: FLAGS },
+      { resume: args.resume, overwrite: args.overwrite },
     );
   },
 };

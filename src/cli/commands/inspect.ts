@@ -1,7 +1,8 @@
 /** `unet-dream inspect FILES...`: format, size, slices, type and range of each input; header fields for MR. */
+import { existsSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { InputError } from '../../errors.js';
-import { parseInputSpec } from '../../io/input-spec.js';
+import { InputError, UsageError } from '../../errors.js';
+import { discoveredInput, parseInputSpec } from '../../io/input-spec.js';
 import { readImages } from '../../io/read.js';
 import type { RawImage } from '../../io/image.js';
 import { withCommonOptions, type CommonArgs } from '../options.js';
@@ -32,7 +33,8 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
     const results: Record<string, unknown>[] = [];
     for (const text of args.files) {
       try {
-        const spec = parseInputSpec(text);
+        // A file with this whole name (a '#' included) is that file; otherwise '#' selects a slice.
+        const spec = existsSync(text) ? discoveredInput(text) : parseInputSpec(text);
         const images = await readImages(spec.path, spec.read);
         const first = images[0]!;
         let min = Infinity;
@@ -43,7 +45,7 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
         }
         results.push({ input: text, format: first.meta.format, width: first.width, height: first.height, channels: first.channels, slices: images.length, dtype: first.meta.dtype, bitDepth: first.meta.bitDepth, min, max, header: headerFields(first) });
       } catch (err) {
-        if (!(err instanceof InputError)) throw err;
+        if (!(err instanceof InputError) && !(err instanceof UsageError)) throw err;
         results.push({ input: text, error: err.message });
       }
     }

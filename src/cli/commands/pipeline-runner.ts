@@ -11,6 +11,8 @@ export interface RunFlags {
   /** Worker threads (batch's --concurrency). */
   workers?: number;
   resume?: boolean;
+  /** Commands that guard their --out (dream, batch) set it: see RunOptions.overwrite. */
+  overwrite?: boolean;
 }
 
 export interface Source {
@@ -50,8 +52,9 @@ export async function validateAndRun(raw: unknown, args: { json: boolean; verbos
     process.off('SIGINT', onSigint);
     reporter.stop();
   }
-  if (controller.signal.aborted) outcome.exitCode = 130;
   if ((manifest.results as { error?: string }[]).some((r) => r.error)) outcome.exitCode = 1;
+  // An interrupted run exits 130 whatever else happened: the user stopped it, and a script must know.
+  if (controller.signal.aborted) outcome.exitCode = 130;
   if (args.json) {
     process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
   } else {

@@ -2,6 +2,7 @@
  * One dream job: one input (all its slices) read, windowed into the network's range, dreamed, mapped
  * back to the input's units and written in its own format. The same in this thread and on a worker.
  */
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { mergeLuminance, splitLuminance } from '../../ascent/color.js';
 import { dream, type OctaveRecord } from '../../ascent/dream.js';
@@ -12,9 +13,10 @@ import { exactHalo } from '../../model/receptive-field.js';
 import { InputError, UsageError } from '../../errors.js';
 import { createImage, withData, type RawImage } from '../../io/image.js';
 import type { InputSpec } from '../../io/input-spec.js';
-import { percentileWindow, unwindow } from '../../io/intensity.js';
+import { boundToRange, inputRange, percentileWindow, unwindow, type RangeMode } from '../../io/intensity.js';
 import { ensureWritableDir, writeFileAtomic } from '../../io/atomic.js';
-import { EXTENSIONS, baseName, keptFormat } from '../../io/naming.js';
+import { EXTENSIONS, keptFormat } from '../../io/naming.js';
+import { volumeSuffix } from '../../io/output-names.js';
 import { readImages } from '../../io/read.js';
 import { writeImage, writeImages, type WriteFormat } from '../../io/write.js';
 import { encodeAnimation, recordInterval } from '../../render/animate.js';
@@ -32,7 +34,16 @@ export interface DreamRecord {
   window?: { low: number; high: number };
   /** Animated WebP of the dream (first slice), with write.animate. */
   animation?: string;
+  /** The input's value range (all its images); with `write.range: input` every output value lies in it. */
+  inputRange?: { min: number; max: number };
   error?: string;
+}
+
+/** One job: an input and the stem its outputs are named from (unique in the run, see names.ts). */
+export interface DreamJob {
+  spec: InputSpec;
+  /** Relative to the output folder, '/'-separated, without suffix or extension: 'sub/a', 'a-png', 'scan-z40'. */
+  stem: string;
 }
 
 export interface DreamItemProgress {
@@ -50,22 +61,38 @@ const FORMAT_NAMES: Record<OutputFormatName, WriteFormat> = { png: 'png', tiff: 
 /** The objective text of a config: its layer entries joined, as `--layers` takes them. */
 export const layersText = (config: DreamConfig) => config.ascend.layers.join(',');
 
-export async function createJobRunner(ctx: EngineContext, config: DreamConfig): Promise<JobRunner<InputSpec, DreamRecord, DreamItemProgress>> {
+export async function createJobRunner(ctx: EngineContext, config: DreamConfig): Promise<JobRunner<DreamJob, DreamRecord, DreamItemProgress>> {
   const objective = buildObjective(ctx.loaded.model, parseObjectiveTerms(layersText(config)), config.ascend.objective);
-  return (spec, progress) => dreamOne(ctx, objective, spec, config, progress);
+  return (job, progress) => dreamOne(ctx, objective, job, config, progress);
 }
 
-/** Output base name: the input's, plus the slice selector when one was given. */
-function outputBase(spec: InputSpec): string {
-  const suffix = spec.read.slice !== undefined ? `-${spec.read.axis ?? 'slice'}${spec.read.slice}` : '';
-  return `${baseName(spec.path)}${suffix}`;
+/**
+ * What follows the stem for output I of COUNT: a picked volume of a 4-D file carries it ('-t1'), so volumes of
+ * one file never share a name; several outputs get their index ('-0003'; '-t1-0003' per volume of a 4-D file).
+ */
+function outputSuffix(image: RawImage, i: number, count: number, picked: number | undefined): string {
+  const n = image.meta.nifti;
+  const fourD = n !== undefined && (n.volumes ?? 1) > 1;
+  if (fourD && picked !== undefined) return `${volumeSuffix(n.volume)}${count > 1 ? `-${String(n.slice).padStart(4, '0')}` : ''}`;
+  if (fourD && count > 1) return `${volumeSuffix(n.volume)}-${String(n.slice).padStart(4, '0')}`;
+  return count > 1 ? `-${String(i).padStart(4, '0')}` : '';
+}
+
+/** The model's smallest input side: an image with a side under it is refused as that input's error. */
+function checkSize(spec: InputSpec, image: RawImage, divisor: number): void {
+  if (image.width < divisor || image.height < divisor) {
+    throw new InputError(spec.text, `an image of ${image.width}x${image.height} is smaller than the model's minimum of ${divisor}x${divisor} pixels`);
+  }
 }
 
 /** Dreams one input (all its slices) and writes it; an unreadable input becomes a record with its error. */
-async function dreamOne(ctx: EngineContext, objective: Objective, spec: InputSpec, config: DreamConfig, onProgress: (p: DreamItemProgress) => void): Promise<DreamRecord> {
+async function dreamOne(ctx: EngineContext, objective: Objective, job: DreamJob, config: DreamConfig, onProgress: (p: DreamItemProgress) => void): Promise<DreamRecord> {
   const { ascend, seed, write } = config;
+  const { spec } = job;
   try {
     const images = await readImages(spec.path, { ...spec.read, axis: spec.read.axis ?? seed.axis, volume: seed.volume });
+    for (const image of images) checkSize(spec, image, ctx.divisor);
+    const range = inputRange(images);
     const outputs: RawImage[] = [];
     let octaves: OctaveRecord[] = [];
     let window = { low: 0, high: 0 };
@@ -96,25 +123,28 @@ async function dreamOne(ctx: EngineContext, objective: Objective, spec: InputSpe
         const restored = unwindow(createImage(plane.width, plane.height, plane.channels, result.image.data), windowed.window);
         return { ...result.image, data: restored.data };
       });
-      outputs.push(dreamed);
+      outputs.push(boundToRange(dreamed, range, write.range as RangeMode));
     }
     const format = write.format ? FORMAT_NAMES[write.format] : keptFormat(images[0]!);
     const description = `unet-dream dream ${layersText(config)} (${ascend.objective}), ${ascend.octaves} octaves x ${ascend.steps} steps`;
     const written: string[] = [];
-    const base = outputBase(spec);
+    const base = path.join(write.out, ...job.stem.split('/'));
+    await fs.mkdir(path.dirname(base), { recursive: true });
     if (outputs.length > 1 && (format === 'nifti' || format === 'tiff')) {
-      const file = path.join(write.out, `${base}${EXTENSIONS[format]}`);
+      // One file: a NIfTI keeps the source's shape (every volume of a 4-D file: a 4-D output), a TIFF holds pages.
+      const picked = images[0]!.meta.nifti && (images[0]!.meta.nifti.volumes ?? 1) > 1 && seed.volume !== undefined ? volumeSuffix(seed.volume) : '';
+      const file = `${base}${picked}${EXTENSIONS[format]}`;
       await writeImages(outputs, file, { format, description });
       written.push(file);
     } else {
       for (const [i, out] of outputs.entries()) {
-        const file = path.join(write.out, `${base}${outputs.length > 1 ? `-${String(i).padStart(4, '0')}` : ''}${EXTENSIONS[format]}`);
+        const file = `${base}${outputSuffix(images[i]!, i, outputs.length, seed.volume)}${EXTENSIONS[format]}`;
         await writeImage(out, file, { format, description });
         written.push(file);
       }
     }
-    const animation = frames?.length ? await writeDreamAnimation(frames, write.out, base) : undefined;
-    return { input: spec.text, outputs: written.map((f) => path.relative(write.out, f)), slices: outputs.length, octaves, window, ...(animation ? { animation } : {}) };
+    const animation = frames?.length ? await writeDreamAnimation(frames, write.out, job.stem) : undefined;
+    return { input: spec.text, outputs: written.map((f) => path.relative(write.out, f).split(path.sep).join('/')), slices: outputs.length, octaves, window, inputRange: range, ...(animation ? { animation } : {}) };
   } catch (err) {
     if (!(err instanceof InputError) && !(err instanceof UsageError)) throw err;
     return { input: spec.text, error: err.message };
@@ -128,7 +158,7 @@ async function writeDreamAnimation(frames: Plane[], out: string, base: string): 
   const sized = frames.map((f) => luma(f.width === last.width && f.height === last.height ? f : resize(f, last.width, last.height)));
   const window = displayWindow(1, 99, sized[sized.length - 1]!.data);
   const file = path.join('animations', `${base}.webp`);
-  await ensureWritableDir(path.join(out, 'animations'));
+  await ensureWritableDir(path.dirname(path.join(out, file)));
   await writeFileAtomic(path.join(out, file), await encodeAnimation(sized.map((f) => renderTile(f.data, f.width, f.height, 1, window, 'gray'))));
   return file;
 }

@@ -1,6 +1,7 @@
 /** The dream mode's pipeline: every stage it reads and each option's default, written once here. */
 import { z } from 'zod';
 import { GRADIENT_NORMALIZATIONS } from '../../engine/engine.js';
+import { RANGE_MODES } from '../../io/intensity.js';
 import { modelStage, positiveInt } from '../../run/stages.js';
 
 export const OUTPUT_FORMATS = Object.freeze(['png', 'tiff', 'nii', 'dcm'] as const);
@@ -52,6 +53,11 @@ export const dreamStages = {
       format: z.enum(OUTPUT_FORMATS).optional(),
       /** Also write an animated WebP of each dream's ascent (first slice). */
       animate: z.boolean().default(false),
+      /**
+       * Output values bounded to the input's value range ('input': a magnitude image stays non-negative), or left
+       * as the network made them ('free'). See docs/INPUTS.md, "Output value range".
+       */
+      range: z.enum(RANGE_MODES as [string, ...string[]]).default('input'),
     })
     .strict(),
 };
