@@ -23,7 +23,9 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
       .option('pipeline', { type: 'string', demandOption: true, describe: 'a dream pipeline file, e.g. pipelines/mri-dream.yaml' })
       .option('concurrency', { type: 'number', describe: 'inputs processed at once, one worker each (default: 1 on ONNX Runtime, which threads inside, else the number of cores)' })
       .option('resume', { type: 'boolean', default: false, describe: 'skip inputs already done in OUT/manifest.json' })
-      .option('set', { type: 'string', array: true, describe: 'override a value: --set ascend.steps=5' }) as unknown as Argv<BatchArgs>,
+      .option('set', { type: 'string', array: true, describe: 'override a value: --set ascend.steps=5' })
+      .example('$0 batch scans/ --pipeline pipelines/mri-dream.yaml --out dreams', 'every MR file in scans/, written in its own format')
+      .example('$0 batch scans/ --pipeline pipelines/mri-dream.yaml --out dreams --resume', 'continue a killed batch') as unknown as Argv<BatchArgs>,
   handler: async (args) => {
     const { raw, locate } = await readPipelineFile(args.pipeline);
     const mode = (raw.ascend as { mode?: string } | undefined)?.mode ?? DEFAULT_MODE;

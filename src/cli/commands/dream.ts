@@ -77,7 +77,9 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
       .option('format', { choices: OUTPUT_FORMATS, describe: 'output format (default: MR inputs keep theirs, photos PNG)' })
       .option('axis', { choices: ['x', 'y', 'z'], describe: 'NIfTI slicing axis' })
       .option('volume', { type: 'number', describe: 'NIfTI 4-D volume index' })
-      .option('include', { type: 'string', describe: 'glob filter for folders, e.g. "*.dcm"' }) as unknown as Argv<DreamArgs>,
+      .option('include', { type: 'string', describe: 'glob filter for folders, e.g. "*.dcm"' })
+      .example('$0 dream photo.jpg --layers uconv128 --out dreams', 'DeepDream on a photo, written as PNG')
+      .example("$0 dream 'brain.nii.gz#z=40' scans/ --steps 5", 'a NIfTI slice and a folder of MR files, each in its own format') as unknown as Argv<DreamArgs>,
   handler: async (args) => {
     // Only what the user set: the dream schema holds every default.
     await validateAndRun(
