@@ -1,5 +1,6 @@
 /** Issue 14 "The CLI's habits" and issue 15 items 4, 17 (config), 18 (inspect): what a user types and reads. */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMAND_NAMES, main } from '../src/cli/main.js';
@@ -108,6 +109,10 @@ describe('pipeline files', () => {
       expect(result).toBe(0);
       expect(existsSync(path.join(elsewhere, 'o', 'manifest.json'))).toBe(true);
       expect(existsSync(path.join(repo, 'pipelines', 'o'))).toBe(false);
+      // PNGs carry a real density, not sharp's 1 pixel/mm (25.4 dpi) default for raw pixels.
+      const pngs = readdirSync(path.join(elsewhere, 'o')).filter((f) => f.endsWith('.png'));
+      expect(pngs.length).toBe(1);
+      expect((await sharp(path.join(elsewhere, 'o', pngs[0]!)).metadata()).density).toBe(72);
     } finally {
       process.chdir(cwd);
     }
