@@ -20,15 +20,49 @@ export interface CommonArgs {
 /** The model stage's defaults, from its schema: the flags show and use the same values a pipeline file gets. */
 export const MODEL_DEFAULTS = modelStage.parse({});
 
+/**
+ * The option groups; a command takes only the groups it uses, so its --help lists nothing it ignores.
+ * withCommonOptions is every group, for the commands that run a pipeline.
+ */
 export function withCommonOptions<T>(yargs: Argv<T>) {
+  return withOutputOptions(withOutOption(withSeedOption(withModelOptions(yargs))));
+}
+
+/** --model and --architecture: which network. */
+export function withModelSourceOptions<T>(yargs: Argv<T>) {
   return yargs
     .option('model', { type: 'string', default: MODEL_DEFAULTS.source, describe: 'builtin, a Keras .h5, or a TensorFlow.js model.json (or its directory)' })
-    .option('architecture', { type: 'string', describe: 'model JSON for a weights-only Keras .h5 file' })
-    .option('backend', { choices: BACKEND_CHOICES, default: MODEL_DEFAULTS.backend as BackendChoice, describe: 'engine backend; auto picks the fastest that loads' })
+    .option('architecture', { type: 'string', describe: 'model JSON for a weights-only Keras .h5 file' });
+}
+
+/** --backend: which engine computes. */
+export function withBackendOption<T>(yargs: Argv<T>) {
+  return yargs.option('backend', { choices: BACKEND_CHOICES, default: MODEL_DEFAULTS.backend as BackendChoice, describe: 'engine backend; auto picks the fastest that loads' });
+}
+
+/** --device and --threads: ONNX Runtime's settings. */
+export function withRuntimeOptions<T>(yargs: Argv<T>) {
+  return yargs
     .option('device', { choices: ['cpu', 'cuda'] as const, default: MODEL_DEFAULTS.device, describe: 'ONNX Runtime execution provider (cuda needs its CUDA 12 binaries: see README)' })
-    .option('threads', { type: 'number', describe: 'ONNX Runtime threads per engine (default: cores shared among workers)' })
-    .option('seed', { type: 'number', describe: 'random seed: the same seed gives the same output' })
-    .option('out', { type: 'string', describe: 'output folder' })
+    .option('threads', { type: 'number', describe: 'ONNX Runtime threads per engine (default: cores shared among workers)' });
+}
+
+/** The model, its engine and the runtime's settings. */
+export function withModelOptions<T>(yargs: Argv<T>) {
+  return withRuntimeOptions(withBackendOption(withModelSourceOptions(yargs)));
+}
+
+export function withSeedOption<T>(yargs: Argv<T>) {
+  return yargs.option('seed', { type: 'number', describe: 'random seed: the same seed gives the same output' });
+}
+
+export function withOutOption<T>(yargs: Argv<T>, describe = 'output folder') {
+  return yargs.option('out', { type: 'string', describe });
+}
+
+/** --json and --verbose: every command has them. */
+export function withOutputOptions<T>(yargs: Argv<T>) {
+  return yargs
     .option('json', { type: 'boolean', default: false, describe: 'print the machine-readable summary (the manifest) on stdout' })
     .option('verbose', { type: 'boolean', default: false, describe: 'say what is chosen and why; show stacks on errors' });
 }

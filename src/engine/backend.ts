@@ -1,8 +1,9 @@
 /**
  * Chooses the TensorFlow.js backend. `auto` walks the list fastest-first and takes the first that
  * loads; an explicitly requested backend that cannot load is a usage error saying why and how to fix it.
- * tfjs-node and tfjs-node-gpu are optionalDependencies (their install downloads libtensorflow, which
- * fails offline), so they are probed with dynamic import rather than imported statically.
+ * tfjs-node and tfjs-node-gpu are not dependencies at all (their install downloads libtensorflow from
+ * outside the npm registry): a user installs one on purpose (README, "GPU"), and it is probed here with
+ * a dynamic import rather than imported statically.
  */
 import { tf } from '../tf.js';
 import { UsageError, invalidParameterError } from '../errors.js';

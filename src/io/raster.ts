@@ -181,13 +181,18 @@ export function alphaScaleFor(image: Pick<RawImage, 'meta'>, maxValue: number): 
  * `scale` (1 for values already in those units, 255 or 65535 for values in [0, 1]); alpha is rescaled from the
  * source's range.
  */
+/** Density written into PNG outputs, in dots per inch. */
+export const PNG_DPI = 72;
+
 export async function encodePng(image: RawImage, bitDepth: 8 | 16, scale = 1): Promise<Buffer> {
   const { width, height, channels } = image;
   const maxValue = bitDepth === 16 ? 65535 : 255;
   const samples = quantise(image.data, channels, image.meta.hasAlpha, maxValue, scale, alphaScaleFor(image, maxValue));
   const space = bitDepth === 16 ? (channels <= 2 ? 'grey16' : 'rgb16') : channels <= 2 ? 'b-w' : 'srgb';
+  // A real density (pHYs): sharp writes 1 pixel/mm (25.4 dpi) for raw input otherwise, and page layouts then print huge.
   return sharp(samples, { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } })
     .toColourspace(space)
+    .withDensity(PNG_DPI)
     .png({ compressionLevel: 6 })
     .toBuffer();
 }

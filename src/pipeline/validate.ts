@@ -24,6 +24,33 @@ export interface ValidateOptions {
   flag?: (path: ConfigPath) => string | undefined;
 }
 
+/** Keys that could reach Object.prototype through a config object: refused in files, flags and --set. */
+export const UNSAFE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Problems listed in one error before the rest are only counted: a hostile file must not print megabytes. */
+export const MAX_PROBLEMS = 20;
+
+/** The first MAX_PROBLEMS lines, then how many more there were. */
+function capped(lines: readonly string[]): string {
+  if (lines.length <= MAX_PROBLEMS) return lines.join('\n');
+  return [...lines.slice(0, MAX_PROBLEMS), `... and ${lines.length - MAX_PROBLEMS} more problems`].join('\n');
+}
+
+/** Every unsafe key in the config (own keys only, at any depth), iteratively: a deep document cannot overflow the stack. */
+function unsafeKeys(raw: unknown): ConfigPath[] {
+  const found: ConfigPath[] = [];
+  const stack: { value: unknown; path: ConfigPath }[] = [{ value: raw, path: [] }];
+  while (stack.length > 0 && found.length <= MAX_PROBLEMS) {
+    const { value, path } = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    for (const key of Object.keys(value)) {
+      if (UNSAFE_KEYS.has(key)) found.push([...path, key]);
+      else stack.push({ value: (value as Record<string, unknown>)[key], path: [...path, Array.isArray(value) ? Number(key) : key] });
+    }
+  }
+  return found;
+}
+
 export interface ValidatedPipeline<C extends ModeConfigBase = ModeConfigBase> {
   readonly mode: Mode<C>;
   /** The config with every default of the mode's schema filled in. */
@@ -71,7 +98,10 @@ function unknownKey(mode: Mode, path: ConfigPath, key: string, where: string | u
 function formatIssue(issue: z.core.$ZodIssue, mode: Mode, raw: unknown, options: ValidateOptions): string {
   const path = issue.path as ConfigPath;
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => unknownKey(mode, path, key, options.locate?.([...path, key], { key: true }))).join('\n');
+    // Only the keys that will be shown are located and explained: 40,000 unknown keys cost 20 lookups.
+    const shown = issue.keys.slice(0, MAX_PROBLEMS).map((key) => unknownKey(mode, path, key, options.locate?.([...path, key], { key: true })));
+    const more = issue.keys.length - shown.length;
+    return [...shown, ...(more > 0 ? [`... and ${more} more unknown keys in ${path.length === 0 ? 'the pipeline' : path.join('.')}`] : [])].join('\n');
   }
   const where = options.locate?.(path);
   const label = options.flag?.(path) ?? path.join('.');
@@ -92,6 +122,15 @@ export function validatePipeline(raw: unknown, options: ValidateOptions = {}): V
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new UsageError(`${top ? `${top}: ` : ''}a pipeline must be a mapping of stage names to their options`);
   }
+  const unsafe = unsafeKeys(raw);
+  if (unsafe.length > 0) {
+    throw new UsageError(
+      capped(unsafe.map((p) => {
+        const where = locate?.(p, { key: true });
+        return `${where ? `${where}: ` : ''}${p.join('.')}: refused key "${String(p.at(-1))}" (it could change every object's prototype)`;
+      })),
+    );
+  }
   const { name: _name, description: _description, ...stages } = raw as Record<string, unknown>;
   void _name, _description;
   const modeName = (stages.ascend as { mode?: unknown } | undefined)?.mode ?? DEFAULT_MODE;
@@ -103,7 +142,19 @@ export function validatePipeline(raw: unknown, options: ValidateOptions = {}): V
     throw new UsageError(`${where ? `${where}: ` : ''}ascend.mode: ${(err as Error).message}`);
   }
   const parsed = mode.schema.safeParse(stages);
-  if (!parsed.success) throw new UsageError(parsed.error.issues.map((issue) => formatIssue(issue, mode, stages, options)).join('\n'));
+  if (!parsed.success) {
+    const issues = parsed.error.issues;
+    // Each issue is formatted only if it can be shown; the count covers the rest.
+    const lines: string[] = [];
+    let shown = 0;
+    for (const issue of issues) {
+      if (lines.length >= MAX_PROBLEMS) break;
+      lines.push(...formatIssue(issue, mode, stages, options).split('\n'));
+      shown++;
+    }
+    const rest = issues.length - shown;
+    throw new UsageError([...lines.slice(0, MAX_PROBLEMS + 1), ...(rest > 0 ? [`... and ${rest} more problems`] : [])].join('\n'));
+  }
 
   const problems: string[] = [];
   const at: CheckAt = (path, check) => {
@@ -119,6 +170,6 @@ export function validatePipeline(raw: unknown, options: ValidateOptions = {}): V
     }
   };
   mode.check?.(parsed.data, at);
-  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  if (problems.length > 0) throw new UsageError(capped(problems));
   return Object.freeze({ mode, config: parsed.data });
 }

@@ -34,7 +34,9 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
       .option('concurrency', { type: 'number', describe: 'inputs processed at once, one worker each (default: 1 on ONNX Runtime, which threads inside, else the number of cores)' })
       .option('resume', { type: 'boolean', default: false, describe: 'skip inputs already done in OUT/manifest.json' })
       .option('shard', { type: 'string', describe: 'do only shard k of N (0 <= k < N) of the sorted inputs, e.g. $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT; combine with `merge`' })
-      .option('set', { type: 'string', array: true, describe: 'override a value: --set ascend.steps=5' }) as unknown as Argv<BatchArgs>,
+      .option('set', { type: 'string', array: true, describe: 'override a value: --set ascend.steps=5' })
+      .example('$0 batch scans/ --pipeline pipelines/mri-dream.yaml --out dreams', 'every MR file in scans/, written in its own format')
+      .example('$0 batch scans/ --pipeline pipelines/mri-dream.yaml --out dreams --resume', 'continue a killed batch') as unknown as Argv<BatchArgs>,
   handler: async (args) => {
     checkOutputFlags(args);
     const shard = args.shard === undefined ? undefined : parseShard(args.shard);

@@ -4,7 +4,7 @@ import { selectBackend } from '../../engine/backend.js';
 import { loadModel } from '../../model/load.js';
 import { saveLayersModel } from '../../model/tfjs-files.js';
 import { saveKerasH5 } from '../../model/keras-h5.js';
-import { withCommonOptions, type CommonArgs } from '../options.js';
+import { withBackendOption, withOutputOptions, type CommonArgs } from '../options.js';
 
 interface ConvertArgs extends CommonArgs {
   input: string;
@@ -17,11 +17,14 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
   command: 'convert <input> <output>',
   describe: 'convert a model: Keras .h5 or TensorFlow.js model.json -> TensorFlow.js folder (default) or Keras .h5 (--to h5)',
   builder: (yargs: Argv) =>
-    withCommonOptions(yargs)
+    withOutputOptions(withBackendOption(yargs))
+      .option('architecture', { type: 'string', describe: 'model JSON for a weights-only Keras .h5 input' })
       .positional('input', { type: 'string', demandOption: true, describe: 'Keras .h5, model.json or its folder, or builtin' })
       .positional('output', { type: 'string', demandOption: true, describe: 'output folder (tfjs) or .h5 file' })
-      .option('to', { choices: ['tfjs', 'h5'] as const, default: 'tfjs' as const })
-      .option('float16', { type: 'boolean', default: false, describe: 'tfjs output: store weights as float16' }) as unknown as Argv<ConvertArgs>,
+      .option('to', { choices: ['tfjs', 'h5'] as const, default: 'tfjs' as const, describe: 'output kind: a TensorFlow.js layers-model folder or a Keras .h5 file' })
+      .option('float16', { type: 'boolean', default: false, describe: 'tfjs output: store weights as float16' })
+      .example('$0 convert my-model.h5 my-model-tfjs', 'a Keras .h5 to a TensorFlow.js folder')
+      .example('$0 convert builtin unet.h5 --to h5', 'the builtin U-Net as a Keras .h5 file') as unknown as Argv<ConvertArgs>,
   handler: async (args) => {
     await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const loaded = await loadModel(args.input, { architecture: args.architecture });

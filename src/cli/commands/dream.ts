@@ -98,7 +98,9 @@ export const dreamCommand: CommandModule<object, DreamArgs> = {
       .option('axis', { choices: ['x', 'y', 'z'], describe: 'NIfTI slicing axis' })
       .option('volume', { type: 'number', describe: 'NIfTI 4-D: dream only this volume (0-based; the output name carries it, -t1); default every volume, written as one 4-D file' })
       .option('include', { type: 'string', describe: 'glob filter for folders, e.g. "*.dcm"' })
-      .option('animate', { type: 'boolean', describe: 'also write an animated WebP of each dream (first slice)' }) as unknown as Argv<DreamArgs>,
+      .option('animate', { type: 'boolean', describe: 'also write an animated WebP of each dream (first slice)' })
+      .example('$0 dream photo.jpg --layers uconv128 --out dreams', 'DeepDream on a photo, written as PNG')
+      .example("$0 dream 'brain.nii.gz#z=40' scans/ --steps 5", 'a NIfTI slice and a folder of MR files, each in its own format') as unknown as Argv<DreamArgs>,
   handler: async (args) => {
     checkOutputFlags(args);
     // Only what the user set: the dream schema holds every default.

@@ -6,7 +6,7 @@ import { withInputSize } from '../../model/resize.js';
 import { evaluateImages, evaluatePhantoms, type EvalReport, type ImageEval } from '../../train/evaluate.js';
 import { validateUndersampling } from '../../train/train.js';
 import { invalidParameterError } from '../../errors.js';
-import { undersamplingOf, withCommonOptions, withUndersamplingOptions, type CommonArgs, type UndersamplingArgs } from '../options.js';
+import { undersamplingOf, withBackendOption, withModelSourceOptions, withOutputOptions, withSeedOption, withUndersamplingOptions, type CommonArgs, type UndersamplingArgs } from '../options.js';
 import { outcome } from '../outcome.js';
 
 interface EvalArgs extends CommonArgs, UndersamplingArgs {
@@ -19,10 +19,12 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval',
   describe: 'PSNR and SSIM of zero-filled input and of the network on held-out undersampled phantoms',
   builder: (yargs: Argv) =>
-    withUndersamplingOptions(withCommonOptions(yargs))
+    withUndersamplingOptions(withOutputOptions(withSeedOption(withBackendOption(withModelSourceOptions(yargs)))))
       .option('images', { type: 'string', array: true, describe: 'evaluate retrospective undersampling of these images instead of phantoms' })
       .option('n', { type: 'number', default: 200, describe: 'held-out phantoms' })
-      .option('size', { type: 'number', default: 128, describe: 'image size (power of two)' }) as unknown as Argv<EvalArgs>,
+      .option('size', { type: 'number', default: 128, describe: 'image size (power of two)' })
+      .example('$0 eval --n 50', 'PSNR/SSIM of the builtin U-Net on 50 held-out phantoms')
+      .example('$0 eval --images scan.dcm photo.png --json', 'retrospective undersampling of your own images, per-image scores as JSON') as unknown as Argv<EvalArgs>,
   handler: async (args) => {
     const us = undersamplingOf(args);
     validateUndersampling({ ...us, size: args.size });

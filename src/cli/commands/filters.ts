@@ -137,7 +137,10 @@ function emptyToUndefined<T extends object>(o: T): T | undefined {
 export const filtersCommand: CommandModule<object, FiltersArgs> = {
   command: 'filters',
   describe: 'visualise filters by gradient ascent and tile them into per-layer contact sheets',
-  builder: (yargs: Argv) => filtersBuilder(yargs) as unknown as Argv<FiltersArgs>,
+  builder: (yargs: Argv) =>
+    filtersBuilder(yargs)
+      .example('$0 filters --layers dconv128 --filters 0-15 --out sheets', 'one contact sheet of 16 filters')
+      .example('$0 filters --model my-model.h5 --layers conv1,conv2 --filters random:8', '8 random filters of two layers of your own model') as unknown as Argv<FiltersArgs>,
   handler: async (args) => {
     await validateAndRun(filtersConfig(args), args, 'filters', { flags: FLAGS });
   },

@@ -5,7 +5,7 @@ import { InputError, UsageError } from '../../errors.js';
 import { discoveredInput, parseInputSpec } from '../../io/input-spec.js';
 import { readImages } from '../../io/read.js';
 import type { RawImage } from '../../io/image.js';
-import { withCommonOptions, type CommonArgs } from '../options.js';
+import { withOutputOptions, type CommonArgs } from '../options.js';
 import { outcome } from '../outcome.js';
 
 interface InspectArgs extends CommonArgs {
@@ -28,7 +28,11 @@ function headerFields(image: RawImage): Record<string, unknown> | undefined {
 export const inspectCommand: CommandModule<object, InspectArgs> = {
   command: 'inspect <files..>',
   describe: 'describe input files: format, size, slices, data type, value range, key header fields',
-  builder: (yargs: Argv) => withCommonOptions(yargs).positional('files', { type: 'string', array: true, demandOption: true }) as unknown as Argv<InspectArgs>,
+  builder: (yargs: Argv) =>
+    withOutputOptions(yargs)
+      .positional('files', { type: 'string', array: true, demandOption: true, describe: 'image files; file.nii.gz#z=40 or file.dcm#frame=3 picks a slice' })
+      .example('$0 inspect scan.dcm brain.nii.gz', 'format, size, slices, type, range and header of each file')
+      .example('$0 inspect inputs/mri/*.nii.gz --json', 'the same as one JSON document') as unknown as Argv<InspectArgs>,
   handler: async (args) => {
     const results: Record<string, unknown>[] = [];
     for (const text of args.files) {
@@ -49,11 +53,12 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
         results.push({ input: text, error: err.message });
       }
     }
+    // Failures go to stderr, one line each, in either output form; the --json document keeps its {input, error} too.
+    for (const r of results) if (r.error) process.stderr.write(`unet-dream: ${String(r.error)}\n`);
     if (args.json) process.stdout.write(`${JSON.stringify({ results }, null, 2)}\n`);
     else {
       for (const r of results) {
-        if (r.error) process.stdout.write(`ERROR ${r.error}\n`);
-        else process.stdout.write(`${r.input}: ${r.format} ${r.width}x${r.height}x${r.channels}, ${r.slices} slice${r.slices === 1 ? '' : 's'}, ${r.dtype} (${r.bitDepth} bits), range ${r.min}..${r.max}\n${r.header ? `  ${JSON.stringify(r.header)}\n` : ''}`);
+        if (!r.error) process.stdout.write(`${r.input}: ${r.format} ${r.width}x${r.height}x${r.channels}, ${r.slices} slice${r.slices === 1 ? '' : 's'}, ${r.dtype} (${r.bitDepth} bits), range ${r.min}..${r.max}\n${r.header ? `  ${JSON.stringify(r.header)}\n` : ''}`);
       }
     }
     if (results.some((r) => r.error)) outcome.exitCode = 1;

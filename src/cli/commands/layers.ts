@@ -3,12 +3,15 @@ import type { Argv, CommandModule } from 'yargs';
 import { selectBackend } from '../../engine/backend.js';
 import { loadModel } from '../../model/load.js';
 import { formatSummary, summarize } from '../../model/summary.js';
-import { withCommonOptions, type CommonArgs } from '../options.js';
+import { withBackendOption, withModelSourceOptions, withOutputOptions, type CommonArgs } from '../options.js';
 
 export const layersCommand: CommandModule<object, CommonArgs> = {
   command: 'layers',
   describe: "print the model's layers, output shapes and parameter counts",
-  builder: (yargs: Argv) => withCommonOptions(yargs) as unknown as Argv<CommonArgs>,
+  builder: (yargs: Argv) =>
+    withOutputOptions(withBackendOption(withModelSourceOptions(yargs)))
+      .example('$0 layers', "the builtin U-Net's layers, shapes and parameter counts")
+      .example('$0 layers --model my-model.h5 --json', 'a Keras model, as JSON') as unknown as Argv<CommonArgs>,
   handler: async (args) => {
     await selectBackend(args.backend);
     const loaded = await loadModel(args.model, { architecture: args.architecture });

@@ -15,7 +15,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
   builder: (yargs: Argv) =>
     withCommonOptions(yargs)
       .positional('file', { type: 'string', demandOption: true, describe: 'pipeline YAML or JSON' })
-      .option('set', { type: 'string', array: true, describe: 'override a value: --set ascend.steps=5' }) as unknown as Argv<RunArgs>,
+      .option('set', { type: 'string', array: true, describe: "override a value: --set ascend.steps=5 (paths relative to the working directory; the file's own paths are relative to its folder)" })
+      .example('$0 run pipelines/contact-sheets.yaml', "the seed's contact sheets, from any folder")
+      .example("$0 run pipelines/dream-photo.yaml --set 'seed.inputs=[my.jpg]' --out dreams", 'the photo pipeline on your own photo') as unknown as Argv<RunArgs>,
   handler: async (args) => {
     const { raw, locate } = await readPipelineFile(args.file);
     const sets = [...(args.set ?? []), ...commonOverrides(args)];

@@ -5,7 +5,7 @@ import { invalidParameterError } from '../../errors.js';
 import { parseDataSpec } from '../../train/data.js';
 import { trainUNet, type TrainOptions } from '../../train/train.js';
 import { VOLUME_AXES, type VolumeAxis } from '../../train/volumes.js';
-import { undersamplingOf, withCommonOptions, withUndersamplingOptions, type CommonArgs, type UndersamplingArgs } from '../options.js';
+import { undersamplingOf, withBackendOption, withOutOption, withOutputOptions, withRuntimeOptions, withSeedOption, withUndersamplingOptions, type CommonArgs, type UndersamplingArgs } from '../options.js';
 import { createReporter } from '../reporter.js';
 
 interface TrainArgs extends CommonArgs, UndersamplingArgs {
@@ -39,13 +39,13 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train',
   describe: 'train the U-Net to remove aliasing from undersampled phantoms and/or real MR slices',
   builder: (yargs: Argv) =>
-    withUndersamplingOptions(withCommonOptions(yargs))
+    withUndersamplingOptions(withOutputOptions(withOutOption(withSeedOption(withRuntimeOptions(withBackendOption(yargs))), 'model folder (default models/my-unet)')))
       .option('steps', { type: 'number', default: 2000, describe: 'optimizer steps' })
       .option('batch', { type: 'number', default: 8, describe: 'images per step' })
       .option('size', { type: 'number', default: 128, describe: 'simulated image size (power of two): the acquisition whose aliasing is learned' })
       .option('crop', { type: 'number', describe: 'training patch size cut from each image (default: --size; 64 trains ~4x faster per step)' })
       .option('lr', { type: 'number', default: 1e-3, describe: 'Adam learning rate' })
-      .option('loss', { choices: ['l1', 'mse'], default: 'l1' })
+      .option('loss', { choices: ['l1', 'mse'], default: 'l1', describe: 'training loss: mean absolute or mean squared error' })
       .option('schedule', { choices: ['constant', 'cosine'], default: 'cosine', describe: 'learning rate over the run: constant, or cosine decay to lr/20 at the last step' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue from the last checkpoint in --out' })
       .option('checkpoint-every', { type: 'number', default: 50, describe: 'steps between checkpoints (a killed run loses at most this many)' })
@@ -57,7 +57,9 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('axes', { type: 'string', default: 'xyz', describe: 'NIfTI volumes: slice along these voxel axes (any of x, y, z)' })
       .option('validation-fraction', { type: 'number', default: 0.15, describe: 'NIfTI volumes: share of the slices along z held out (top slab) for validation' })
       .option('augment', { type: 'boolean', default: true, describe: 'NIfTI slices: random zoom, flips, 90-degree rotations, small affine warps, intensity scale and gamma' })
-      .option('float16', { type: 'boolean', default: true, describe: 'store the final weights as float16' }) as unknown as Argv<TrainArgs>,
+      .option('float16', { type: 'boolean', default: true, describe: 'store the final weights as float16' })
+      .example('$0 train --steps 400 --crop 64 --out models/my-unet', 'a short training run on 64-pixel patches')
+      .example('$0 train --out models/my-unet --resume', 'continue from the last checkpoint') as unknown as Argv<TrainArgs>,
   handler: async (args) => {
     const options: TrainOptions = {
       out: args.out ?? 'models/my-unet',
