@@ -52,9 +52,14 @@ function nifti4d(file: string, t: number): void {
 }
 
 const manifestOf = (out: string) => JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
-/** Every file under DIR, relative and '/'-separated, hidden ones (the lock) included. */
+/** The run's HTML report (index.html and its report/ folder), which every run writes beside its outputs. */
+const isReport = (name: string) => name === 'index.html' || name === 'report';
+/** Every file under DIR but the report, relative and '/'-separated, hidden ones (the lock) included. */
 function filesUnder(dir: string, rel = ''): string[] {
-  return readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(dir, `${rel}${e.name}/`) : [`${rel}${e.name}`])).sort();
+  return readdirSync(path.join(dir, rel), { withFileTypes: true })
+    .filter((e) => rel !== '' || !isReport(e.name))
+    .flatMap((e) => (e.isDirectory() ? filesUnder(dir, `${rel}${e.name}/`) : [`${rel}${e.name}`]))
+    .sort();
 }
 
 beforeAll(async () => {
@@ -91,7 +96,7 @@ describe('dream outputs: range and 4-D NIfTI (issue 14)', () => {
     nifti4d(file, 3);
     const all = path.join(tempDir(), 'out');
     expect((await run('dream', file, ...fast({ '--steps': '0' }), '--axis', 'z', '--out', all)).result).toBe(0);
-    expect(readdirSync(all).sort()).toEqual(['fmri.nii.gz', 'manifest.json']);
+    expect(readdirSync(all).filter((f) => !isReport(f)).sort()).toEqual(['fmri.nii.gz', 'manifest.json']);
     const slices = await readImages(path.join(all, 'fmri.nii.gz'));
     expect(slices).toHaveLength(6);
     expect(slices[0]!.meta.nifti!.dims.slice(0, 5)).toEqual([4, 8, 8, 2, 3]);
@@ -101,7 +106,7 @@ describe('dream outputs: range and 4-D NIfTI (issue 14)', () => {
 
     const one = path.join(tempDir(), 'out');
     expect((await run('dream', file, ...fast(), '--volume', '1', '--out', one)).result).toBe(0);
-    expect(readdirSync(one).sort()).toEqual(['fmri-t1.nii.gz', 'manifest.json']);
+    expect(readdirSync(one).filter((f) => !isReport(f)).sort()).toEqual(['fmri-t1.nii.gz', 'manifest.json']);
     const picked = await readImages(path.join(one, 'fmri-t1.nii.gz'));
     expect(picked[0]!.meta.nifti!.dims[0]).toBe(3);
     expect(picked[0]!.meta.range.min).toBeGreaterThanOrEqual(200);
