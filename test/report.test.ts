@@ -129,8 +129,8 @@ describe('index.html', () => {
   it('dream: input and output previews, octave table, curve, and the MR header next to the input\'s', async () => {
     const html = readFileSync(path.join(dream.out, 'index.html'), 'utf8');
     expect(html.match(/class="compare"/g)).toHaveLength(3);
-    expect(html).toContain('Header of slice.nii.gz');
-    expect(html).toContain('Header of slice.dcm');
+    expect(html).toContain('Header of slice-nii-gz.nii.gz');
+    expect(html).toContain('Header of slice-dcm.dcm');
     expect(html).toContain('transfer syntax');
     expect(html).toMatch(/Failed inputs[\s\S]*missing\.png/);
     const previews = readdirSync(path.join(dream.out, 'report')).filter((f) => f.endsWith('.png'));
