@@ -32,7 +32,7 @@ describe('unknown commands, options and numbers', () => {
     expect(stderr).toContain(`commands: ${COMMAND_NAMES.join(', ')}`);
     const bogus = await run('bogus');
     expect(bogus.result).toBe(2);
-    expect(bogus.stderr).toMatch(/^unet-dream: unknown command "bogus"; commands: layers, filters, dream, batch, run, inspect, convert, train, eval/);
+    expect(bogus.stderr).toMatch(/^unet-dream: unknown command "bogus"; commands: layers, filters, dream, batch, run, report, inspect, convert, train, eval, activations, attribute, examples, dissect, ablate, prune, merge, queue, worker /);
   });
 
   it('an unknown option gets a did-you-mean from its own command', async () => {

@@ -18,7 +18,7 @@ describe('colormaps', () => {
     expect(Array.from(v.slice(255 * 3))).toEqual([0xfd, 0xe7, 0x25]);
     const g = colormap('gray');
     expect(Array.from(g.slice(128 * 3, 128 * 3 + 3))).toEqual([128, 128, 128]);
-    expect(() => colormap('jet')).toThrow('unknown colormap "jet"; valid colormaps: viridis, magma, gray');
+    expect(() => colormap('jet')).toThrow('unknown colormap "jet"; valid colormaps: viridis, magma, rdbu, gray');
   });
 });
 
