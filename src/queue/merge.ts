@@ -9,6 +9,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic.js';
 import type { EventSink } from '../events.js';
+import { buildReport } from '../report/build.js';
 import { writeManifest, type Manifest } from '../run/manifest.js';
 import { shardPosition, type ShardRecord } from './shard.js';
 import type { DreamConfig, DreamRecord } from './run-one.js';
@@ -116,5 +117,7 @@ export async function mergeShards(dirs: string[], out: string, options: { comman
     merged: { shards: count, from: dirs },
   };
   await writeManifest(out, manifest);
+  // The merged folder gets the report a single run writes (its previews are made from the merged outputs).
+  await buildReport(out);
   return manifest;
 }
