@@ -5,7 +5,7 @@ import { buildUNet } from '../src/model/unet.js';
 import { compileTrainingGraph } from '../src/engine/onnx/training.js';
 import { OnnxUnsupportedError } from '../src/engine/onnx/errors.js';
 import { OnnxTrainer } from '../src/train/onnx-trainer.js';
-import { Adam } from '../src/train/adam.js';
+import { Adam } from '../src/ascent/optim/adam.js';
 import ort from 'onnxruntime-node';
 
 function randomData(n: number, seed: number): Float32Array {

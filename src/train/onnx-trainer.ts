@@ -8,7 +8,7 @@ import '../engine/onnx/telemetry-off.js';
 import ort from 'onnxruntime-node';
 import { tf, type LayersModel } from '../tf.js';
 import { compileTrainingGraph, type TrainingGraph, type TrainingLoss } from '../engine/onnx/training.js';
-import { Adam } from './adam.js';
+import { Adam } from '../ascent/optim/adam.js';
 import { assertDeviceAvailable } from '../engine/onnx/onnx-engine.js';
 import { channelsOf, checkOptimizerEntries, type ImageBatch, type OptimizerEntry, type Trainer } from './trainer.js';
 
