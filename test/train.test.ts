@@ -252,6 +252,50 @@ describe('training', () => {
   });
 });
 
+describe('eval --images --out', () => {
+  it('writes the images it scored: the PNGs decode, and the .npy holds the arrays the reported PSNR was computed on', async () => {
+    const dir = tempDir();
+    const out = path.join(dir, 'eval-out');
+    const { createImage } = await import('../src/io/image.js');
+    const { writeImage } = await import('../src/io/write.js');
+    const { readImage } = await import('../src/io/read.js');
+    const { decodeNpy } = await import('../src/io/npy.js');
+    const { sheppLogan } = await import('../src/mri/index.js');
+    await writeImage(createImage(24, 20, 1, sheppLogan(24).subarray(0, 24 * 20).map((v) => v * 255), { format: 'png', dtype: 'uint8', bitDepth: 8 }), path.join(dir, 'a.png'));
+    await writeImage(createImage(24, 20, 1, sheppLogan(24).subarray(24 * 4, 24 * 24).map((v) => v * 200), { format: 'png', dtype: 'uint8', bitDepth: 8 }), path.join(dir, 'a.jpg.png'));
+    const { result, stdout } = await captureOutput(() => main(['eval', '--images', path.join(dir, 'a.png'), path.join(dir, 'a.jpg.png'), '--size', '32', '--json', '--backend', 'wasm', '--out', out]));
+    expect(result).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(JSON.parse(readFileSync(path.join(out, 'eval.json'), 'utf8'))).toEqual(report);
+    expect(report.images).toHaveLength(2);
+    const names = new Set<string>();
+    for (const image of report.images) {
+      for (const key of ['target', 'zeroFilled', 'network', 'difference'] as const) {
+        const png = await readImage(path.join(out, image.files[key]));
+        expect([png.width, png.height]).toEqual([32, 32]);
+        names.add(image.files[key]);
+      }
+      const { data, shape } = decodeNpy(readFileSync(path.join(out, image.files.arrays)));
+      expect(shape).toEqual([4, 32, 32]);
+      const [target, zf, net, diff] = [0, 1, 2, 3].map((k) => data.subarray(k * 1024, (k + 1) * 1024));
+      expect(psnr(target!, zf!, 1)).toBeCloseTo(image.zeroFilled.psnr, 4);
+      expect(psnr(target!, net!, 1)).toBeCloseTo(image.network.psnr, 4);
+      expect(Math.max(...Array.from(diff!, (d, i) => Math.abs(d - (net![i]! - target![i]!))))).toBeLessThan(1e-6);
+      // The 24x20 input sits padded, not stretched: the grid's border rows are zero in the target.
+      expect(Math.max(...target!.subarray(0, 32 * 6))).toBe(0);
+    }
+    expect(names.size).toBe(8);
+  });
+
+  it('refuses --out without --images, before a model loads', async () => {
+    const out = path.join(tempDir(), 'x');
+    const { result, stderr } = await captureOutput(() => main(['eval', '--n', '2', '--out', out]));
+    expect(result).toBe(2);
+    expect(stderr).toMatch(/--out/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
 describe('BatchNorm recalibration', () => {
   it('makes inference on the calibration batch equal training-mode output (exact batch statistics)', async () => {
     await selectBackend('wasm');

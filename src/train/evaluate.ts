@@ -10,6 +10,7 @@ import { toGray } from '../io/image.js';
 import { percentileWindow } from '../io/intensity.js';
 import { areaReduce } from './augment.js';
 import { makeBatch, type UndersamplingOptions } from './dataset.js';
+import type { ScoredImage } from './eval-images.js';
 
 export interface QualityPair {
   psnr: number;
@@ -118,7 +119,7 @@ export async function evaluateImages(
   model: LayersModel,
   files: string[],
   options: { size: number; seed: number; residual?: boolean } & UndersamplingOptions,
-): Promise<EvalReport & { images: ImageEval[]; failed: { input: string; error: string }[] }> {
+): Promise<EvalReport & { images: ImageEval[]; failed: { input: string; error: string }[]; scored: ScoredImage[] }> {
   const size = options.size;
   const pixels = size * size;
   const images: ImageEval[] = [];
@@ -142,20 +143,22 @@ export async function evaluateImages(
     }
   }
   const n = images.length;
-  if (n === 0) return { n: 0, size, acceleration: options.acceleration, zeroFilled: { psnr: NaN, ssim: NaN }, network: { psnr: NaN, ssim: NaN }, gain: { psnr: NaN, ssim: NaN }, images, failed };
+  if (n === 0) return { n: 0, size, acceleration: options.acceleration, zeroFilled: { psnr: NaN, ssim: NaN }, network: { psnr: NaN, ssim: NaN }, gain: { psnr: NaN, ssim: NaN }, images, failed, scored: [] };
   const all = { inputs: new Float32Array(n * pixels), targets: new Float32Array(n * pixels), n, height: size, width: size };
   inputs.forEach((x, i) => all.inputs.set(x, i * pixels));
   targets.forEach((t, i) => all.targets.set(t, i * pixels));
   const outputs = predictImages(model, all.inputs, n, size, size, options.residual);
+  const scored: ScoredImage[] = [];
   for (let i = 0; i < n; i++) {
     const t = all.targets.subarray(i * pixels, (i + 1) * pixels);
     const zf = all.inputs.subarray(i * pixels, (i + 1) * pixels);
     const net = outputs.subarray(i * pixels, (i + 1) * pixels);
     images[i]!.zeroFilled = { psnr: psnr(t, zf, 1), ssim: ssim(t, zf, size, size, { dataRange: 1 }) };
     images[i]!.network = { psnr: psnr(t, net, 1), ssim: ssim(t, net, size, size, { dataRange: 1 }) };
+    scored.push({ input: images[i]!.input, size, target: t, zeroFilled: zf, network: net });
   }
   const mean = (f: (e: ImageEval) => number) => images.reduce((s, e) => s + f(e), 0) / n;
   const zeroFilledQ = { psnr: mean((e) => e.zeroFilled.psnr), ssim: mean((e) => e.zeroFilled.ssim) };
   const network = { psnr: mean((e) => e.network.psnr), ssim: mean((e) => e.network.ssim) };
-  return { n, size, acceleration: options.acceleration, zeroFilled: zeroFilledQ, network, gain: { psnr: network.psnr - zeroFilledQ.psnr, ssim: network.ssim - zeroFilledQ.ssim }, images, failed };
+  return { n, size, acceleration: options.acceleration, zeroFilled: zeroFilledQ, network, gain: { psnr: network.psnr - zeroFilledQ.psnr, ssim: network.ssim - zeroFilledQ.ssim }, images, failed, scored };
 }

@@ -1,16 +1,20 @@
 /** `unet-dream eval`: PSNR/SSIM of zero-filled input vs the network on held-out phantoms. */
+import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { selectBackend } from '../../engine/backend.js';
 import { loadModel } from '../../model/load.js';
 import { withInputSize } from '../../model/resize.js';
 import { evaluateImages, evaluatePhantoms, type EvalReport, type ImageEval } from '../../train/evaluate.js';
 import { validateUndersampling } from '../../train/train.js';
+import { writeEvalImages, type EvalImageFiles } from '../../train/eval-images.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { invalidParameterError } from '../../errors.js';
 import { undersamplingOf, withBackendOption, withModelSourceOptions, withOutputOptions, withSeedOption, withUndersamplingOptions, type CommonArgs, type UndersamplingArgs } from '../options.js';
 import { outcome } from '../outcome.js';
 
 interface EvalArgs extends CommonArgs, UndersamplingArgs {
   images?: string[];
+  out?: string;
   n: number;
   size: number;
 }
@@ -21,21 +25,33 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   builder: (yargs: Argv) =>
     withUndersamplingOptions(withOutputOptions(withSeedOption(withBackendOption(withModelSourceOptions(yargs)))))
       .option('images', { type: 'string', array: true, describe: 'evaluate retrospective undersampling of these images instead of phantoms' })
+      .option('out', { type: 'string', describe: 'with --images: write each scored image (target, zero-filled, network, difference PNGs and a float32 .npy) and eval.json here' })
       .option('n', { type: 'number', default: 200, describe: 'held-out phantoms' })
       .option('size', { type: 'number', default: 128, describe: 'image size (power of two)' })
       .example('$0 eval --n 50', 'PSNR/SSIM of the builtin U-Net on 50 held-out phantoms')
-      .example('$0 eval --images scan.dcm photo.png --json', 'retrospective undersampling of your own images, per-image scores as JSON') as unknown as Argv<EvalArgs>,
+      .example('$0 eval --images scan.dcm photo.png --json', 'retrospective undersampling of your own images, per-image scores as JSON')
+      .example('$0 eval --images scan.dcm --out eval-scan', 'the same, and the images it scored, to look at next to the numbers') as unknown as Argv<EvalArgs>,
   handler: async (args) => {
     const us = undersamplingOf(args);
     validateUndersampling({ ...us, size: args.size });
     if (!Number.isInteger(args.n) || args.n < 1) throw invalidParameterError('--n', 'an integer >= 1', args.n);
+    if (args.out !== undefined && !args.images?.length) throw invalidParameterError('--out', 'used with --images (phantom scores need no files)', args.out);
     await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const loaded = await loadModel(args.model, { architecture: args.architecture });
     const model = await withInputSize(loaded.model, args.size, args.size);
-    const report: EvalReport & { images?: ImageEval[]; failed?: { input: string; error: string }[] } = args.images?.length
-      ? await evaluateImages(model, args.images, { size: args.size, seed: args.seed ?? 12345, residual: loaded.residual, ...us })
-      : evaluatePhantoms(model, { n: args.n, size: args.size, seed: args.seed ?? 12345, residual: loaded.residual, ...us });
+    let report: EvalReport & { images?: (ImageEval & { files?: EvalImageFiles })[]; failed?: { input: string; error: string }[] };
+    if (args.images?.length) {
+      const { scored, ...scores } = await evaluateImages(model, args.images, { size: args.size, seed: args.seed ?? 12345, residual: loaded.residual, ...us });
+      report = scores;
+      if (args.out !== undefined) {
+        const files = await writeEvalImages(args.out, scored);
+        report.images = scores.images.map((image, i) => ({ ...image, files: files[i]! }));
+      }
+    } else {
+      report = evaluatePhantoms(model, { n: args.n, size: args.size, seed: args.seed ?? 12345, residual: loaded.residual, ...us });
+    }
     const out = { model: loaded.id, ...report };
+    if (args.out !== undefined) await writeFileAtomic(path.join(args.out, 'eval.json'), `${JSON.stringify(out, null, 2)}\n`);
     if (report.failed?.length) outcome.exitCode = 1;
     if (args.json) {
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -50,6 +66,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         row('zero-filled', report.zeroFilled),
         row('network', report.network),
         row('gain', report.gain),
+        ...(args.out !== undefined ? [`images and eval.json in ${args.out}`] : []),
         '',
       ].join('\n'),
     );
