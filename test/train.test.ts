@@ -263,9 +263,12 @@ describe('eval --images --out', () => {
     const { sheppLogan } = await import('../src/mri/index.js');
     await writeImage(createImage(24, 20, 1, sheppLogan(24).subarray(0, 24 * 20).map((v) => v * 255), { format: 'png', dtype: 'uint8', bitDepth: 8 }), path.join(dir, 'a.png'));
     await writeImage(createImage(24, 20, 1, sheppLogan(24).subarray(24 * 4, 24 * 24).map((v) => v * 200), { format: 'png', dtype: 'uint8', bitDepth: 8 }), path.join(dir, 'a.jpg.png'));
-    const { result, stdout } = await captureOutput(() => main(['eval', '--images', path.join(dir, 'a.png'), path.join(dir, 'a.jpg.png'), '--size', '32', '--json', '--backend', 'wasm', '--out', out]));
+    const { result, stdout } = await captureOutput(() => main(['eval', '--images', path.join(dir, 'a.png'), path.join(dir, 'a.jpg.png'), '--size', '32', '--json', '--backend', 'wasm', '--out', out, '--data-consistency']));
     expect(result).toBe(0);
     const report = JSON.parse(stdout);
+    // Putting the measured lines back can only bring a non-negative target closer (Parseval, then |x| vs t >= 0).
+    expect(report.dataConsistent.psnr).toBeGreaterThan(report.network.psnr);
+    expect(report.dataConsistentGain.psnr).toBeCloseTo(report.dataConsistent.psnr - report.zeroFilled.psnr, 10);
     expect(JSON.parse(readFileSync(path.join(out, 'eval.json'), 'utf8'))).toEqual(report);
     expect(report.images).toHaveLength(2);
     const names = new Set<string>();
@@ -276,15 +279,17 @@ describe('eval --images --out', () => {
         names.add(image.files[key]);
       }
       const { data, shape } = decodeNpy(readFileSync(path.join(out, image.files.arrays)));
-      expect(shape).toEqual([4, 32, 32]);
-      const [target, zf, net, diff] = [0, 1, 2, 3].map((k) => data.subarray(k * 1024, (k + 1) * 1024));
+      expect(shape).toEqual([5, 32, 32]);
+      const [target, zf, net, diff, dc] = [0, 1, 2, 3, 4].map((k) => data.subarray(k * 1024, (k + 1) * 1024));
+      expect(psnr(target!, dc!, 1)).toBeCloseTo(image.dataConsistent.psnr, 4);
+      expect((await readImage(path.join(out, image.files.dataConsistent))).width).toBe(32);
       expect(psnr(target!, zf!, 1)).toBeCloseTo(image.zeroFilled.psnr, 4);
       expect(psnr(target!, net!, 1)).toBeCloseTo(image.network.psnr, 4);
       expect(Math.max(...Array.from(diff!, (d, i) => Math.abs(d - (net![i]! - target![i]!))))).toBeLessThan(1e-6);
       // The 24x20 input sits padded, not stretched: the grid's border rows are zero in the target.
       expect(Math.max(...target!.subarray(0, 32 * 6))).toBe(0);
     }
-    expect(names.size).toBe(8);
+    expect(names.size).toBe(8); // four PNGs per input, none shared
   });
 
   it('refuses --out without --images, before a model loads', async () => {

@@ -23,7 +23,7 @@ export {
   type MaskAxis,
   type MaskPattern,
 } from './mask.js';
-export { applyMask, kspace, reconstruct, undersample, zeroFilled, type ImageInput } from './undersample.js';
+export { applyMask, dataConsistent, kspace, reconstruct, undersample, zeroFilled, type ImageInput } from './undersample.js';
 export {
   SSIM_K1,
   SSIM_K2,

@@ -66,3 +66,21 @@ export function reconstruct(kspaceCentred: Complex2D): Complex2D {
 export function zeroFilled(image: ImageInput, width: number, height: number, mask: Uint8Array): Float32Array {
   return magnitude(reconstruct(undersample(image, width, height, mask)));
 }
+
+/**
+ * Data consistency (the step every unrolled MR reconstruction network ends its cascades with): a
+ * reconstruction's k-space takes the measured values on the sampled locations and keeps its own elsewhere, so
+ * nothing the scanner measured is lost or altered by the network. `measured` is the centred k-space as acquired
+ * (zero where not sampled). Returns the magnitude image, the same kind of image as {@link zeroFilled}.
+ */
+export function dataConsistent(image: ArrayLike<number>, width: number, height: number, measured: Complex2D, mask: Uint8Array): Float32Array {
+  checkMask(mask, width, height);
+  const k = kspace(image, width, height);
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i]) {
+      k.re[i] = measured.re[i]!;
+      k.im[i] = measured.im[i]!;
+    }
+  }
+  return magnitude(reconstruct(k));
+}

@@ -16,6 +16,8 @@ export interface UndersamplingOptions {
 export interface Example {
   input: Float32Array;
   target: Float32Array;
+  /** The centred k-space sampling mask the input was made with (phantoms; real slices may leave it out). */
+  mask?: Uint8Array;
 }
 
 export function makeExample(size: number, seed: number, split: 'train' | 'val' | 'test', index: number, us: UndersamplingOptions): Example {
@@ -23,7 +25,7 @@ export function makeExample(size: number, seed: number, split: 'train' | 'val' |
   // A new random mask per example (as in the seed's simulation), so the network learns the
   // aliasing of the sampling scheme, not of one mask.
   const mask = cartesianMask({ width: size, height: size, ...us, rng: keyedRng(seed, split, 'mask', index) });
-  return { input: zeroFilled(target, size, size, mask), target };
+  return { input: zeroFilled(target, size, size, mask), target, mask };
 }
 
 export interface ExampleBatch {

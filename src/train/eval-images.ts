@@ -2,6 +2,8 @@
  * The images `eval --images` scored, written so a reader can check a number by eye: for each input the fully
  * sampled target, the zero-filled input, the network's reconstruction and the difference network - target, as
  * PNGs, plus one float32 .npy ([4, H, W] in that order) with the exact values the PSNR/SSIM were computed on.
+ * With data consistency a fifth image, the network's output with the measured k-space restored, is added (PNG,
+ * and the .npy's fifth plane).
  *
  * The three grey images share one fixed window, [0, 1] (the range targets are windowed to), so brightness compares
  * across them and across inputs; the difference is shown on a diverging map centred on 0, symmetric at the largest
@@ -24,6 +26,7 @@ export const EVAL_IMAGE_SUFFIXES = Object.freeze({
   network: '-network.png',
   difference: '-difference.png',
   arrays: '-eval.npy',
+  dataConsistent: '-data-consistent.png',
 });
 
 export interface ScoredImage {
@@ -33,10 +36,11 @@ export interface ScoredImage {
   target: Float32Array;
   zeroFilled: Float32Array;
   network: Float32Array;
+  dataConsistent?: Float32Array;
 }
 
 /** Files written for one input, relative to the output folder. */
-export type EvalImageFiles = { [K in keyof typeof EVAL_IMAGE_SUFFIXES]: string };
+export type EvalImageFiles = { [K in Exclude<keyof typeof EVAL_IMAGE_SUFFIXES, 'dataConsistent'>]: string } & { dataConsistent?: string };
 
 /** A `#` selector becomes part of the name, so two slices of one volume never share a file. */
 function nameSource(input: string): string {
@@ -56,7 +60,7 @@ export async function writeEvalImages(dir: string, scored: readonly ScoredImage[
   const names = uniqueOutputNames(scored.map((s) => ({ input: nameSource(s.input), outputs: suffixes })));
   const written: EvalImageFiles[] = [];
   for (const [i, s] of scored.entries()) {
-    const [target, zeroFilled, network, difference, arrays] = names[i]!;
+    const [target, zeroFilled, network, difference, arrays, dataConsistent] = names[i]!;
     const { size } = s;
     const grey = { low: 0, high: 1 };
     const diff = new Float32Array(s.target.length);
@@ -71,10 +75,16 @@ export async function writeEvalImages(dir: string, scored: readonly ScoredImage[
     await writeFileAtomic(path.join(dir, zeroFilled!), await png(s.zeroFilled, grey, 'gray'));
     await writeFileAtomic(path.join(dir, network!), await png(s.network, grey, 'gray'));
     await writeFileAtomic(path.join(dir, difference!), await png(diff, { low: -limit, high: limit }, 'rdbu'));
-    const stack = new Float32Array(4 * size * size);
-    [s.target, s.zeroFilled, s.network, diff].forEach((a, k) => stack.set(a, k * size * size));
-    await writeFileAtomic(path.join(dir, arrays!), encodeNpy(stack, [4, size, size]));
-    written.push({ target: target!, zeroFilled: zeroFilled!, network: network!, difference: difference!, arrays: arrays! });
+    const planes = [s.target, s.zeroFilled, s.network, diff, ...(s.dataConsistent ? [s.dataConsistent] : [])];
+    const stack = new Float32Array(planes.length * size * size);
+    planes.forEach((a, k) => stack.set(a, k * size * size));
+    await writeFileAtomic(path.join(dir, arrays!), encodeNpy(stack, [planes.length, size, size]));
+    const files: EvalImageFiles = { target: target!, zeroFilled: zeroFilled!, network: network!, difference: difference!, arrays: arrays! };
+    if (s.dataConsistent) {
+      await writeFileAtomic(path.join(dir, dataConsistent!), await png(s.dataConsistent, grey, 'gray'));
+      files.dataConsistent = dataConsistent!;
+    }
+    written.push(files);
   }
   return written;
 }

@@ -1,6 +1,6 @@
 /** PSNR/SSIM of zero-filled input and of the network's output against the fully sampled target. */
 import { tf, type LayersModel } from '../tf.js';
-import { cartesianMask, psnr, ssim, zeroFilled } from '../mri/index.js';
+import { cartesianMask, dataConsistent, psnr, ssim, undersample, zeroFilled } from '../mri/index.js';
 import { InputError } from '../errors.js';
 import { keyedRng } from '../random.js';
 import { resize } from '../ascent/resample.js';
@@ -9,7 +9,7 @@ import { readImage } from '../io/read.js';
 import { toGray } from '../io/image.js';
 import { percentileWindow } from '../io/intensity.js';
 import { areaReduce } from './augment.js';
-import { makeBatch, type UndersamplingOptions } from './dataset.js';
+import { makeBatch, makeExample, type UndersamplingOptions } from './dataset.js';
 import type { ScoredImage } from './eval-images.js';
 
 export interface QualityPair {
@@ -24,6 +24,9 @@ export interface EvalReport {
   zeroFilled: QualityPair;
   network: QualityPair;
   gain: QualityPair;
+  /** With data consistency: the network's output with the measured k-space lines put back, and its gain. */
+  dataConsistent?: QualityPair;
+  dataConsistentGain?: QualityPair;
 }
 
 /**
@@ -49,6 +52,13 @@ export interface ImagePairs {
   n: number;
   height: number;
   width: number;
+  /** Each pair's sampling mask: given, the scores include the data-consistent reconstruction. */
+  masks?: Uint8Array[];
+}
+
+/** The network's output with the target's k-space restored on the mask's lines (retrospective: the target is what was measured). */
+function consistent(target: Float32Array, network: Float32Array, width: number, height: number, mask: Uint8Array): Float32Array {
+  return dataConsistent(network, width, height, undersample(target, width, height, mask), mask);
 }
 
 /** Quality of inputs and outputs against targets; data range 1 (targets live in [0, 1]). */
@@ -56,7 +66,7 @@ export function scorePairs(model: LayersModel, pairs: ImagePairs, residual = fal
   const { n, height, width } = pairs;
   const outputs = predictImages(model, pairs.inputs, n, height, width, residual);
   const pixels = height * width;
-  const sums = { zp: 0, zs: 0, np: 0, ns: 0 };
+  const sums = { zp: 0, zs: 0, np: 0, ns: 0, dp: 0, ds: 0 };
   for (let i = 0; i < n; i++) {
     const t = pairs.targets.subarray(i * pixels, (i + 1) * pixels);
     const zf = pairs.inputs.subarray(i * pixels, (i + 1) * pixels);
@@ -65,16 +75,28 @@ export function scorePairs(model: LayersModel, pairs: ImagePairs, residual = fal
     sums.zs += ssim(t, zf, width, height, { dataRange: 1 });
     sums.np += psnr(t, net, 1);
     sums.ns += ssim(t, net, width, height, { dataRange: 1 });
+    const mask = pairs.masks?.[i];
+    if (mask) {
+      const dc = consistent(t, net, width, height, mask);
+      sums.dp += psnr(t, dc, 1);
+      sums.ds += ssim(t, dc, width, height, { dataRange: 1 });
+    }
   }
   const zeroFilled = { psnr: sums.zp / n, ssim: sums.zs / n };
   const network = { psnr: sums.np / n, ssim: sums.ns / n };
-  return { n, zeroFilled, network, gain: { psnr: network.psnr - zeroFilled.psnr, ssim: network.ssim - zeroFilled.ssim } };
+  const report: Omit<EvalReport, 'size' | 'acceleration'> = { n, zeroFilled, network, gain: { psnr: network.psnr - zeroFilled.psnr, ssim: network.ssim - zeroFilled.ssim } };
+  if (pairs.masks) {
+    report.dataConsistent = { psnr: sums.dp / n, ssim: sums.ds / n };
+    report.dataConsistentGain = { psnr: report.dataConsistent.psnr - zeroFilled.psnr, ssim: report.dataConsistent.ssim - zeroFilled.ssim };
+  }
+  return report;
 }
 
 /** Held-out phantoms (split `test`, never seen in training or validation). */
-export function evaluatePhantoms(model: LayersModel, options: { n: number; size: number; seed: number; residual?: boolean } & UndersamplingOptions): EvalReport {
+export function evaluatePhantoms(model: LayersModel, options: { n: number; size: number; seed: number; residual?: boolean; dataConsistency?: boolean } & UndersamplingOptions): EvalReport {
   const batch = makeBatch(options.size, options.seed, 'test', 0, options.n, options);
-  const scored = scorePairs(model, { inputs: batch.inputs, targets: batch.targets, n: batch.n, height: options.size, width: options.size }, options.residual);
+  const masks = options.dataConsistency ? Array.from({ length: batch.n }, (_, i) => makeExample(options.size, options.seed, 'test', i, options).mask!) : undefined;
+  const scored = scorePairs(model, { inputs: batch.inputs, targets: batch.targets, n: batch.n, height: options.size, width: options.size, ...(masks ? { masks } : {}) }, options.residual);
   return { ...scored, size: options.size, acceleration: options.acceleration };
 }
 
@@ -84,6 +106,7 @@ export interface ImageEval {
   note: string;
   zeroFilled: QualityPair;
   network: QualityPair;
+  dataConsistent?: QualityPair;
 }
 
 /**
@@ -118,7 +141,7 @@ export function padToGrid(image: { data: Float32Array; width: number; height: nu
 export async function evaluateImages(
   model: LayersModel,
   files: string[],
-  options: { size: number; seed: number; residual?: boolean } & UndersamplingOptions,
+  options: { size: number; seed: number; residual?: boolean; dataConsistency?: boolean } & UndersamplingOptions,
 ): Promise<EvalReport & { images: ImageEval[]; failed: { input: string; error: string }[]; scored: ScoredImage[] }> {
   const size = options.size;
   const pixels = size * size;
@@ -126,6 +149,7 @@ export async function evaluateImages(
   const failed: { input: string; error: string }[] = [];
   const targets: Float32Array[] = [];
   const inputs: Float32Array[] = [];
+  const masks: Uint8Array[] = [];
   for (const [i, file] of files.entries()) {
     try {
       const spec = parseInputSpec(file);
@@ -135,6 +159,7 @@ export async function evaluateImages(
       const { data: target, note } = padToGrid(image, size);
       const mask = cartesianMask({ width: size, height: size, ...options, rng: keyedRng(options.seed, 'eval-image', i) });
       targets.push(target);
+      masks.push(mask);
       inputs.push(zeroFilled(target, size, size, mask));
       images.push({ input: file, note, zeroFilled: { psnr: 0, ssim: 0 }, network: { psnr: 0, ssim: 0 } });
     } catch (err) {
@@ -155,10 +180,16 @@ export async function evaluateImages(
     const net = outputs.subarray(i * pixels, (i + 1) * pixels);
     images[i]!.zeroFilled = { psnr: psnr(t, zf, 1), ssim: ssim(t, zf, size, size, { dataRange: 1 }) };
     images[i]!.network = { psnr: psnr(t, net, 1), ssim: ssim(t, net, size, size, { dataRange: 1 }) };
-    scored.push({ input: images[i]!.input, size, target: t, zeroFilled: zf, network: net });
+    const dc = options.dataConsistency ? consistent(t, net, size, size, masks[i]!) : undefined;
+    if (dc) images[i]!.dataConsistent = { psnr: psnr(t, dc, 1), ssim: ssim(t, dc, size, size, { dataRange: 1 }) };
+    scored.push({ input: images[i]!.input, size, target: t, zeroFilled: zf, network: net, ...(dc ? { dataConsistent: dc } : {}) });
   }
   const mean = (f: (e: ImageEval) => number) => images.reduce((s, e) => s + f(e), 0) / n;
   const zeroFilledQ = { psnr: mean((e) => e.zeroFilled.psnr), ssim: mean((e) => e.zeroFilled.ssim) };
   const network = { psnr: mean((e) => e.network.psnr), ssim: mean((e) => e.network.ssim) };
-  return { n, size, acceleration: options.acceleration, zeroFilled: zeroFilledQ, network, gain: { psnr: network.psnr - zeroFilledQ.psnr, ssim: network.ssim - zeroFilledQ.ssim }, images, failed, scored };
+  const gain = { psnr: network.psnr - zeroFilledQ.psnr, ssim: network.ssim - zeroFilledQ.ssim };
+  const report = { n, size, acceleration: options.acceleration, zeroFilled: zeroFilledQ, network, gain, images, failed, scored };
+  if (!options.dataConsistency) return report;
+  const dataConsistentQ = { psnr: mean((e) => e.dataConsistent!.psnr), ssim: mean((e) => e.dataConsistent!.ssim) };
+  return { ...report, dataConsistent: dataConsistentQ, dataConsistentGain: { psnr: dataConsistentQ.psnr - zeroFilledQ.psnr, ssim: dataConsistentQ.ssim - zeroFilledQ.ssim } };
 }

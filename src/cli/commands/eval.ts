@@ -15,6 +15,7 @@ import { outcome } from '../outcome.js';
 interface EvalArgs extends CommonArgs, UndersamplingArgs {
   images?: string[];
   out?: string;
+  dataConsistency: boolean;
   n: number;
   size: number;
 }
@@ -26,6 +27,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     withUndersamplingOptions(withOutputOptions(withSeedOption(withBackendOption(withModelSourceOptions(yargs)))))
       .option('images', { type: 'string', array: true, describe: 'evaluate retrospective undersampling of these images instead of phantoms' })
       .option('out', { type: 'string', describe: 'with --images: write each scored image (target, zero-filled, network, difference PNGs and a float32 .npy) and eval.json here' })
+      .option('data-consistency', { type: 'boolean', default: false, describe: "also score the network's output with the measured k-space lines put back (the network alone is always scored)" })
       .option('n', { type: 'number', default: 200, describe: 'held-out phantoms' })
       .option('size', { type: 'number', default: 128, describe: 'image size (power of two)' })
       .example('$0 eval --n 50', 'PSNR/SSIM of the builtin U-Net on 50 held-out phantoms')
@@ -41,14 +43,14 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     const model = await withInputSize(loaded.model, args.size, args.size);
     let report: EvalReport & { images?: (ImageEval & { files?: EvalImageFiles })[]; failed?: { input: string; error: string }[] };
     if (args.images?.length) {
-      const { scored, ...scores } = await evaluateImages(model, args.images, { size: args.size, seed: args.seed ?? 12345, residual: loaded.residual, ...us });
+      const { scored, ...scores } = await evaluateImages(model, args.images, { size: args.size, seed: args.seed ?? 12345, residual: loaded.residual, dataConsistency: args.dataConsistency, ...us });
       report = scores;
       if (args.out !== undefined) {
         const files = await writeEvalImages(args.out, scored);
         report.images = scores.images.map((image, i) => ({ ...image, files: files[i]! }));
       }
     } else {
-      report = evaluatePhantoms(model, { n: args.n, size: args.size, seed: args.seed ?? 12345, residual: loaded.residual, ...us });
+      report = evaluatePhantoms(model, { n: args.n, size: args.size, seed: args.seed ?? 12345, residual: loaded.residual, dataConsistency: args.dataConsistency, ...us });
     }
     const out = { model: loaded.id, ...report };
     if (args.out !== undefined) await writeFileAtomic(path.join(args.out, 'eval.json'), `${JSON.stringify(out, null, 2)}\n`);
@@ -66,6 +68,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         row('zero-filled', report.zeroFilled),
         row('network', report.network),
         row('gain', report.gain),
+        ...(report.dataConsistent ? [row('network+DC', report.dataConsistent), row('gain+DC', report.dataConsistentGain!)] : []),
         ...(args.out !== undefined ? [`images and eval.json in ${args.out}`] : []),
         '',
       ].join('\n'),
