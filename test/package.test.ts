@@ -22,7 +22,7 @@ describe('npm pack', () => {
     }
     const unwanted = files.filter((f) => /\.map$|^test\/|^src\/|^bench\/|^outputs\/|^\.ci\/|train-log|val-examples|\.tmp$|make-inputs/.test(f));
     expect(unwanted).toEqual([]);
-    const allowed = /^(dist\/|models\/|pipelines\/|inputs\/|package\.json$|README\.md$|LICENSE$)/;
+    const allowed = /^(dist\/|models\/|pipelines\/|inputs\/|package\.json$|README\.md$|LICENSE$|runtime\/package(-lock)?\.json$|scripts\/install-runtime\.mjs$)/;
     expect(files.filter((f) => !allowed.test(f))).toEqual([]);
   });
 
@@ -51,17 +51,23 @@ describe('npm install -g', () => {
     execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: repo, env, stdio: 'ignore' });
     const tgz = path.join(dir, `unet-dream-${JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version}.tgz`);
     const prefix = path.join(dir, 'prefix');
-    // From the registry (or the local cache) only; onnxruntime-node's optional CUDA download is skipped.
-    const install = spawnSync('npm', ['install', '-g', '--prefix', prefix, tgz, '--prefer-offline'], { cwd: dir, env, encoding: 'utf8', timeout: 290_000 });
+    // As a user types it: no ONNXRUNTIME_NODE_INSTALL, no flags. The package's own install step fetches
+    // onnxruntime-node from the registry (or the local cache) with its CUDA download never attempted.
+    const userEnv = Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'ONNXRUNTIME_NODE_INSTALL' && !/^npm_config_onnxruntime/i.test(k)));
+    const install = spawnSync('npm', ['install', '-g', '--prefix', prefix, tgz, '--prefer-offline', '--foreground-scripts'], { cwd: dir, env: userEnv, encoding: 'utf8', timeout: 290_000 });
     const log = `${install.stdout}\n${install.stderr}`;
     if (install.status !== 0 && /ENOTFOUND registry|EAI_AGAIN|ENOTCACHED/.test(log)) {
       ctx.skip(`cannot reach the npm registry or its cache here: ${log.split('\n').find((l) => /ENOTFOUND|EAI_AGAIN|ENOTCACHED/.test(l))}`);
     }
     expect(install.status, log).toBe(0);
     expect(log).not.toMatch(/npm error|ERR!|nuget|libtensorflow/i);
+    expect(log).toContain('unet-dream: ONNX Runtime (CPU) installed from the npm registry');
+    const installed = path.join(prefix, 'lib', 'node_modules', 'unet-dream');
+    expect(existsSync(path.join(installed, 'runtime', 'node_modules', 'onnxruntime-node', 'package.json'))).toBe(true);
+    expect(existsSync(path.join(installed, 'node_modules', 'onnxruntime-node'))).toBe(false);
     const bin = path.join(prefix, 'bin', 'unet-dream');
     const out = path.join(dir, 'o');
-    const run = spawnSync(bin, ['filters', '--layers', 'dconv64', '--filters', '0', '--steps', '1', '--size', '16', '--out', out, '--json'], { cwd: dir, env, encoding: 'utf8', timeout: 120_000 });
+    const run = spawnSync(bin, ['filters', '--layers', 'dconv64', '--filters', '0', '--steps', '1', '--size', '16', '--out', out, '--json'], { cwd: dir, env: userEnv, encoding: 'utf8', timeout: 120_000 });
     expect(run.status, run.stderr).toBe(0);
     const manifest = JSON.parse(run.stdout);
     expect(manifest.engine).toMatchObject({ engine: 'onnx', backend: 'onnxruntime-cpu' });

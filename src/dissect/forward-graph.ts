@@ -10,7 +10,7 @@
  * All coupling to the engine's compiler internals lives in this file.
  */
 import os from 'node:os';
-import ort from 'onnxruntime-node';
+import { ort } from '../engine/onnx/runtime.js';
 import type { LayersModel, tf } from '../tf.js';
 import { checkInput, layerInput, type PathNode } from '../engine/onnx/compile.js';
 import { LAYER_COMPILERS, type Layer, type Value } from '../engine/onnx/layers/index.js';

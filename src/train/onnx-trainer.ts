@@ -4,8 +4,7 @@
  * updated here in JS. The tfjs model is only the source of the architecture and the place weights are
  * copied back to for validation, checkpoints and saving.
  */
-import '../engine/onnx/telemetry-off.js';
-import ort from 'onnxruntime-node';
+import { ort } from '../engine/onnx/runtime.js';
 import { tf, type LayersModel } from '../tf.js';
 import { compileTrainingGraph, type TrainingGraph, type TrainingLoss } from '../engine/onnx/training.js';
 import { Adam } from '../ascent/optim/adam.js';

@@ -10,11 +10,10 @@
  * new engine.
  */
 import './telemetry-off.js';
-import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import ort from 'onnxruntime-node';
+import { ort, resolveOnnxRuntime } from './runtime.js';
 import type { LayersModel } from '../../tf.js';
 import type { Batch, Engine, EngineInfo, GradientNormalization, GradientResult, LayerGradientResult, LayerMaps, Objective } from '../engine.js';
 import { UsageError } from '../../errors.js';
@@ -72,7 +71,7 @@ interface CompiledSession {
 }
 
 export const ONNXRUNTIME_CUDA_INSTALL =
-  'npm install onnxruntime-node --onnxruntime-node-install=cuda12 (or set ONNXRUNTIME_NODE_INSTALL=cuda12 before `npm ci`), on a machine that can reach its download host, with CUDA 12 and cuDNN 9';
+  '`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (in a checkout; for an installed unet-dream, in its runtime/ folder: `cd "$(npm root -g)/unet-dream/runtime"` first), on a machine that can reach nuget.org, with CUDA 12 and cuDNN 9';
 
 const ORT_VERSION = ort.env.versions?.node ?? 'unknown';
 
@@ -88,8 +87,9 @@ export function assertDeviceAvailable(device: OnnxDevice): void {
 
 export function cudaProviderInstalled(): boolean {
   try {
-    const require = createRequire(import.meta.url);
-    const root = path.dirname(path.dirname(require.resolve('onnxruntime-node')));
+    const entry = resolveOnnxRuntime();
+    if (entry === undefined) return false;
+    const root = path.dirname(path.dirname(entry));
     const dir = path.join(root, 'bin', 'napi-v6', process.platform, process.arch);
     return existsSync(path.join(dir, 'libonnxruntime_providers_cuda.so'));
   } catch {
