@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -6,12 +6,19 @@ import { main } from '../src/cli/main.js';
 import { parseShard, pickShard, shardPosition } from '../src/queue/shard.js';
 import { captureOutput, tempDir } from './helpers.js';
 
-async function makeInputs(count: number): Promise<string> {
+async function makeInputs(count: number, collisions = false): Promise<string> {
   const dir = tempDir('unet-dream-shard-');
-  for (let i = 0; i < count; i++) {
+  const write = async (i: number, name: string) => {
     const data = Buffer.alloc(32 * 32);
     for (let p = 0; p < data.length; p++) data[p] = (p * (i + 5) * 31) % 253;
-    await sharp(data, { raw: { width: 32, height: 32, channels: 1 } }).toColourspace('b-w').png().toFile(path.join(dir, `slice-${i}.png`));
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    await sharp(data, { raw: { width: 32, height: 32, channels: 1 } }).toColourspace('b-w').png().toFile(path.join(dir, name));
+  };
+  for (let i = 0; i < count; i++) await write(i, `slice-${i}.png`);
+  // Names a run must disambiguate over the whole folder: the same base name with another extension, and in a sub-folder.
+  if (collisions) {
+    await write(20, 'slice-5.tif');
+    await write(21, 'sub/slice-0.png');
   }
   writeFileSync(path.join(dir, 'slice-3-bad.png'), 'not an image');
   return dir;
@@ -25,7 +32,11 @@ function pipelineFile(): string {
 
 const manifestOf = (dir: string) => JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
 // Outputs only: not the manifest, nor the HTML report (index.html and report/) every run and merge writes.
-const outputsOf = (dir: string) => readdirSync(dir).filter((f) => f !== 'manifest.json' && f !== 'index.html' && f !== 'report').sort();
+const outputsOf = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true })
+    .filter((f) => f.name !== 'manifest.json' && f.name !== 'index.html' && f.name !== 'report')
+    .flatMap((f) => (f.isDirectory() ? outputsOf(path.join(dir, f.name)).map((g) => `${f.name}/${g}`) : [f.name]))
+    .sort();
 
 describe('shards', () => {
   it('N shards cover every input exactly once, in sizes within one of each other', () => {
@@ -51,8 +62,8 @@ describe('shards', () => {
     for (const bad of ['4/4', '1/0', '-1/3', 'a/b', '2']) expect(() => parseShard(bad)).toThrow(/Expected k\/N with 0 <= k < N.* for --shard but received/);
   });
 
-  it('3 shards merged equal one batch run: same results in the same order, byte-identical outputs', async () => {
-    const dir = await makeInputs(7);
+  it('3 shards merged equal one batch run: same results in the same order, same names, byte-identical outputs', async () => {
+    const dir = await makeInputs(7, true);
     const pipeline = pipelineFile();
     const root = tempDir();
     const common = ['--pipeline', pipeline, '--concurrency', '1', '--backend', 'wasm'];
@@ -61,8 +72,9 @@ describe('shards', () => {
     const shardDirs = [0, 1, 2].map((k) => path.join(root, `shard-${k}`));
     for (const [k, out] of shardDirs.entries()) {
       const { result } = await captureOutput(() => main(['batch', dir, ...common, '--out', out, '--shard', `${k}/3`]));
-      expect(result).toBe(k === 0 ? 1 : 0); // slice-3-bad is the 4th input of 8: shard 0
-      expect(manifestOf(out).shard).toMatchObject({ index: k, count: 3, total: 8 });
+      const hasBad = manifestOf(out).results.some((r: { input: string }) => r.input.endsWith('slice-3-bad.png'));
+      expect(result).toBe(hasBad ? 1 : 0);
+      expect(manifestOf(out).shard).toMatchObject({ index: k, count: 3, total: 10 });
     }
     // Every input in exactly one shard.
     const assigned = shardDirs.flatMap((d) => manifestOf(d).results.map((r: { input: string }) => r.input));
@@ -72,7 +84,7 @@ describe('shards', () => {
     // Shards given in any order.
     const { result, stdout } = await captureOutput(() => main(['merge', shardDirs[2]!, shardDirs[0]!, shardDirs[1]!, '--out', merged]));
     expect(result).toBe(1);
-    expect(stdout).toContain('merged 3 shards: 7 of 8 inputs dreamed');
+    expect(stdout).toContain('merged 3 shards: 9 of 10 inputs dreamed');
     const a = manifestOf(single);
     const b = manifestOf(merged);
     expect(b.results).toEqual(a.results);
@@ -80,7 +92,9 @@ describe('shards', () => {
     expect(b.model).toEqual(a.model);
     expect(b.seed).toBe(a.seed);
     expect(outputsOf(merged)).toEqual(outputsOf(single));
-    expect(outputsOf(single)).toHaveLength(7);
+    expect(outputsOf(single)).toHaveLength(9);
+    // The colliding names were told apart over the whole folder, not per shard.
+    expect(outputsOf(single)).toEqual(expect.arrayContaining(['slice-5-png.png', 'slice-5-tif.png', 'sub/slice-0.png', 'slice-0.png']));
     for (const f of outputsOf(single)) expect(readFileSync(path.join(merged, f)).equals(readFileSync(path.join(single, f)))).toBe(true);
   });
 

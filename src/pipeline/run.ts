@@ -56,7 +56,7 @@ async function runLocked(pipeline: ValidatedPipeline, options: RunOptions): Prom
   });
   let output: ModeOutput;
   try {
-    output = await mode.run(ctx, config, { resume: options.resume, signal: options.signal });
+    output = await mode.run(ctx, config, { resume: options.resume, signal: options.signal, shard: options.shard });
   } finally {
     ctx.engine.dispose();
   }

@@ -29,6 +29,12 @@ export interface ModeRunOptions {
   resume?: boolean;
   /** Aborting stops new work from starting; work in flight finishes and is recorded. */
   signal?: AbortSignal;
+  /**
+   * Do only shard `index` of `count` of the run's inputs (input i of the whole run, in the order a single run
+   * records them, when i mod count = index). Names are planned over the whole run, so a shard's outputs are named
+   * exactly as the single run names them. Modes without inputs to split ignore it.
+   */
+  shard?: { index: number; count: number };
 }
 
 /** What a mode hands back: its results, and the manifest fields only it knows. */

@@ -51,7 +51,6 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
       await validateAndRun(applyOverrides(raw, sets), args, `batch ${args.dir}`, { locate: locateUnlessOverridden(locate, sets) }, run);
       return;
     }
-    // A shard runs its own share of the inputs as an explicit list, and records the split for `merge`.
     const config = dreamConfigOf(validatePipeline(applyOverrides(raw, sets), { locate: locateUnlessOverridden(locate, sets) }), 'batch');
     const plan = await planShard(config, shard);
     const out = config.write.out;
@@ -62,8 +61,9 @@ export const batchCommand: CommandModule<object, BatchArgs> = {
       process.stdout.write(`shard ${shard.index}/${shard.count} has no inputs (${plan.total} in all); wrote an empty manifest to ${path.join(out, 'manifest.json')}\n`);
       return;
     }
-    const shardSets = [...sets, `seed.inputs=${JSON.stringify(plan.assigned)}`];
-    const manifest = await validateAndRun(applyOverrides(raw, shardSets), args, `batch ${args.dir}`, { locate: locateUnlessOverridden(locate, shardSets) }, run);
+    // The shard runs the whole folder's config (so names are planned over every input, as one run plans them)
+    // and does only its share; its manifest records the split for `merge`.
+    const manifest = await validateAndRun(applyOverrides(raw, sets), args, `batch ${args.dir}`, { locate: locateUnlessOverridden(locate, sets) }, { ...run, shard });
     await writeManifest(out, { ...manifest, shard: plan } as Manifest);
   },
 };

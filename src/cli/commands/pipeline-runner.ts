@@ -13,6 +13,8 @@ export interface RunFlags {
   resume?: boolean;
   /** Commands that guard their --out (dream, batch) set it: see RunOptions.overwrite. */
   overwrite?: boolean;
+  /** batch --shard k/N: see ModeRunOptions.shard. */
+  shard?: { index: number; count: number };
 }
 
 export interface Source {

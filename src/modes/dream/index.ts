@@ -82,8 +82,11 @@ export const dreamMode = defineMode<DreamConfig>({
     const { planned, failures, empty } = await expandInputs(config.seed.inputs, config.seed.include, out);
     if (planned.length === 0 && failures.length === 0) throw new UsageError(`no inputs found in ${empty.join(', ')}${config.seed.include ? ` (matching ${config.seed.include})` : ''}`);
     for (const dir of empty) ctx.emit({ type: 'warn', message: `no inputs found in ${dir}` });
+    // Names over the whole run; then a shard keeps its share (the order inputOrder gives: failures first).
     const stems = planStems(planned);
-    const jobs: job.DreamJob[] = planned.map((p, i) => ({ spec: p.spec, stem: stems[i]! }));
+    const inShard = (i: number) => !options.shard || i % options.shard.count === options.shard.index;
+    const jobs: job.DreamJob[] = planned.map((p, i) => ({ spec: p.spec, stem: stems[i]! })).filter((_, i) => inShard(failures.length + i));
+    failures.splice(0, failures.length, ...failures.filter((_, i) => inShard(i)));
     const previous = options.resume ? await previousRecords(out) : new Map<string, job.DreamRecord>();
     if (previous.size > 0) ctx.emit({ type: 'info', message: `resuming: ${previous.size} input${previous.size === 1 ? '' : 's'} already done` });
 
