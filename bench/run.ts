@@ -94,6 +94,7 @@ if (q?.slicesPerMinute) {
   const within = ((r.queue1 / r.local - 1) * 100).toFixed(1);
   md.push(
     `- Queue (BullMQ on a local redis-server, CLI processes) vs local \`batch\` of the same ${q.slices} generated 64x64 NIfTI slices (3 octaves x ${quick ? 2 : 10} steps, uconv128 + conv512), end to end (local: the batch process; queue: \`queue submit\` then \`worker --drain\` processes until they exit): local ${r.local} slices/min (${q.seconds.local} s), queue with 1 worker ${r.queue1} (${q.seconds.queue1} s; ${within}% vs local), 2 workers ${r.queue2} (${q.seconds.queue2} s). Processing spans only (manifest wallTimeMs; first job start to last job end): local ${q.processingSlicesPerMinute.local}, queue 1 worker ${q.processingSlicesPerMinute.queue1}, 2 workers ${q.processingSlicesPerMinute.queue2} slices/min.`,
+    ...(q.fixedSeconds ? [`- Fixed costs, once per run whatever its size: local batch start (process, model load) ${q.fixedSeconds.localStart} s; queue: \`queue submit\` ${q.fixedSeconds.submit} s, worker start to its first job ${q.fixedSeconds.workerStart} s. End-to-end ratios of short runs are dominated by these; the processing rates above are what a long run converges to.`] : []),
     `- Queue overhead per job (tiny jobs: ${q.slices} 32x32 slices, 1 octave x 1 step): ${q.overheadMsPerJob} ms (queue span ${q.tiny.queueSpanMs} ms vs local batch ${q.tiny.localManifestMs} ms, both including one model load).`,
   );
 } else if (q?.skipped) md.push(`- queue: skipped (${q.skipped})`);

@@ -268,6 +268,8 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
       const out = path.join(root, `queue-${run++}`);
       const t = performance.now();
       await cli(['queue', 'submit', dir, '--pipeline', p, '--out', out, '--redis', url]);
+      const submitted = performance.now();
+      const workersStarted = Date.now();
       // 2 workers on 2 cores: one ONNX Runtime thread each; 1 worker: the engine's default, as batch.
       const threads = workers > 1 ? ['--threads', String(Math.max(1, Math.floor(cores / workers)))] : [];
       await Promise.all(Array.from({ length: workers }, (_, i) => cli(['worker', '--redis', url, '--drain', '--name', `bench-${i}`, ...threads])));
@@ -275,7 +277,10 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
       const jobs = await queue.getCompleted(0, -1);
       if (jobs.length !== count) throw new Error(`${jobs.length} of ${count} jobs completed`);
       const spanMs = Math.max(...jobs.map((j) => j.finishedOn!)) - Math.min(...jobs.map((j) => j.processedOn!));
-      return { seconds, spanMs };
+      // Fixed costs, paid once per run whatever its size: the submit process, and a worker's start to its first job.
+      const submitSeconds = (submitted - t) / 1000;
+      const workerStartSeconds = (Math.min(...jobs.map((j) => j.processedOn!)) - workersStarted) / 1000;
+      return { seconds, spanMs, submitSeconds, workerStartSeconds };
     };
     try {
       const tinyLocal = await local(tinySlices, tiny);
@@ -291,6 +296,11 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
         slicesPerMinute: { local: perMin(l.seconds), queue1: perMin(q1.seconds), queue2: perMin(q2.seconds) },
         processingSlicesPerMinute: { local: perMin(l.manifestMs / 1000), queue1: perMin(q1.spanMs / 1000), queue2: perMin(q2.spanMs / 1000) },
         seconds: { local: Number(l.seconds.toFixed(1)), queue1: Number(q1.seconds.toFixed(1)), queue2: Number(q2.seconds.toFixed(1)) },
+        fixedSeconds: {
+          localStart: Number((l.seconds - l.manifestMs / 1000).toFixed(1)),
+          submit: Number(q1.submitSeconds.toFixed(1)),
+          workerStart: Number(q1.workerStartSeconds.toFixed(1)),
+        },
       };
     } finally {
       await queue.close();
