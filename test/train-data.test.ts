@@ -14,7 +14,7 @@ import { InputError, UsageError } from '../src/errors.js';
 import { createImage } from '../src/io/image.js';
 import { encodeNifti } from '../src/io/nifti.js';
 import { psnr } from '../src/mri/index.js';
-import { areaReduce, fixedPlacement, place, randomPlacement, DEFAULT_AUGMENT } from '../src/train/augment.js';
+import { areaReduce, fixedPlacement, gaussianBlur, place, randomPlacement, DEFAULT_AUGMENT } from '../src/train/augment.js';
 import { openTrainingData, parseDataSpec } from '../src/train/data.js';
 import { makeCropBatch, makeExample } from '../src/train/dataset.js';
 import { padToGrid } from '../src/train/evaluate.js';
@@ -188,6 +188,34 @@ describe('training data from NIfTI volumes', () => {
 });
 
 describe('augmentation', () => {
+  it('blur: a Gaussian that keeps the mass of an impulse and spreads it with the asked sigma', () => {
+    const size = 33;
+    const image = new Float32Array(size * size);
+    image[16 * size + 16] = 1;
+    gaussianBlur(image, size, 1.5);
+    let mass = 0;
+    let second = 0;
+    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
+      mass += image[y * size + x]!;
+      second += image[y * size + x]! * (x - 16) ** 2;
+    }
+    expect(mass).toBeCloseTo(1, 5);
+    expect(Math.sqrt(second / mass)).toBeCloseTo(1.5, 1);
+  });
+
+  it('blur off draws nothing: the placements of a run without it are those of before it existed', () => {
+    const slice = { width: 40, height: 30 };
+    for (let i = 0; i < 20; i++) {
+      const a = randomPlacement(slice, 64, keyedRng(1, 'train', 'augment', i), DEFAULT_AUGMENT);
+      const b = randomPlacement(slice, 64, keyedRng(1, 'train', 'augment', i), { ...DEFAULT_AUGMENT, maxBlur: 0 });
+      expect(b).toEqual(a);
+      expect(a.blur).toBeUndefined();
+    }
+    const blurred = Array.from({ length: 40 }, (_, i) => randomPlacement(slice, 64, keyedRng(1, 'train', 'augment', i), { ...DEFAULT_AUGMENT, maxBlur: 2 }).blur ?? 0);
+    expect(blurred.filter((s) => s > 0).length).toBeGreaterThan(10);
+    expect(Math.max(...blurred)).toBeLessThanOrEqual(2);
+  });
+
   const slice = { data: Float32Array.from({ length: 12 * 8 }, (_, i) => (i % 12) / 12 + Math.floor(i / 12) / 100), width: 12, height: 8 };
 
   it('the identity placement copies the slice; a flip mirrors it; zoom shrinks it onto a zero background', () => {

@@ -20,6 +20,12 @@ export interface AugmentOptions {
   intensity: number;
   gamma: number;
   flips: boolean;
+  /**
+   * Largest Gaussian blur sigma, in grid pixels (0: none). Real inputs come smooth as often as sharp (a 2 mm
+   * template, an interpolated scan); a slice shrunk onto the grid is always sharp. Half the slices get a blur of
+   * sigma uniform in (0, maxBlur].
+   */
+  maxBlur?: number;
 }
 
 /** What the shipped MR model used; `--no-augment` turns the random parts off (fixed zoom, no warp). */
@@ -33,6 +39,8 @@ export interface Placement {
   ty: number;
   scale: number;
   gamma: number;
+  /** Gaussian blur sigma in grid pixels applied after resampling (0 or absent: none). */
+  blur?: number;
 }
 
 /** No augmentation: the slice fitted to `zoom` of the grid, centred, upright. */
@@ -60,7 +68,10 @@ export function randomPlacement(slice: { width: number; height: number }, size: 
   const m: [number, number, number, number] = [c * a, c * b - n * d, n * a, n * b + c * d];
   // Shift within the room the zoom leaves, so small slices land anywhere on the grid.
   const room = Math.max(0, (1 - zoom) * size * s) / 2;
-  return { m, tx: uniform(-room, room), ty: uniform(-room, room), scale: uniform(o.intensity, 1), gamma: Math.exp(uniform(-Math.log(o.gamma), Math.log(o.gamma))) };
+  const placement: Placement = { m, tx: uniform(-room, room), ty: uniform(-room, room), scale: uniform(o.intensity, 1), gamma: Math.exp(uniform(-Math.log(o.gamma), Math.log(o.gamma))) };
+  // Drawn last and only when asked for, so runs without blur see the same stream as before it existed.
+  if (o.maxBlur && o.maxBlur > 0 && rng.next() < 0.5) placement.blur = o.maxBlur * (1 - rng.next());
+  return placement;
 }
 
 /**
@@ -91,11 +102,38 @@ export function place(source: SliceImage, size: number, p: Placement): Float32Ar
       const fy = Math.max(0, Math.min(1, y - y0));
       const top = data[y0 * w + x0]! * (1 - fx) + data[y0 * w + x1]! * fx;
       const bottom = data[y1 * w + x0]! * (1 - fx) + data[y1 * w + x1]! * fx;
-      const value = top * (1 - fy) + bottom * fy;
-      out[v * size + u] = p.gamma === 1 ? value * p.scale : Math.pow(Math.max(0, value), p.gamma) * p.scale;
+      out[v * size + u] = top * (1 - fy) + bottom * fy;
     }
   }
+  if (p.blur && p.blur > 0) gaussianBlur(out, size, p.blur);
+  for (let i = 0; i < out.length; i++) {
+    const value = out[i]!;
+    out[i] = p.gamma === 1 ? value * p.scale : Math.pow(Math.max(0, value), p.gamma) * p.scale;
+  }
   return out;
+}
+
+/** Separable Gaussian blur of a size x size image in place, kernel cut at 3 sigma, edges clamped. */
+export function gaussianBlur(image: Float32Array, size: number, sigma: number): void {
+  const r = Math.max(1, Math.ceil(3 * sigma));
+  const kernel = new Float32Array(2 * r + 1);
+  let sum = 0;
+  for (let i = -r; i <= r; i++) sum += kernel[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
+  for (let i = 0; i < kernel.length; i++) kernel[i]! /= sum;
+  const tmp = new Float32Array(image.length);
+  const clamp = (x: number) => (x < 0 ? 0 : x >= size ? size - 1 : x);
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++) {
+      let acc = 0;
+      for (let i = -r; i <= r; i++) acc += kernel[i + r]! * image[y * size + clamp(x + i)]!;
+      tmp[y * size + x] = acc;
+    }
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++) {
+      let acc = 0;
+      for (let i = -r; i <= r; i++) acc += kernel[i + r]! * tmp[clamp(y + i) * size + x]!;
+      image[y * size + x] = acc;
+    }
 }
 
 /** Means of k x k blocks (a partial block at the edge averages what it has). */

@@ -55,6 +55,8 @@ export interface DataOptions {
   validationFraction?: number;
   /** Augment real slices (default true); phantoms are never augmented, as in the seed. */
   augment?: boolean;
+  /** Largest blur sigma of the augmentation (AugmentOptions.maxBlur); default 0. */
+  augmentBlur?: number;
 }
 
 /** What model.json and the checkpoint record about the data. */
@@ -115,7 +117,7 @@ class SliceData implements TrainingData {
   ) {
     this.train = indexed.flatMap((x) => x.train);
     this.held = indexed.flatMap((x) => x.validation);
-    this.augment = o.augment === false ? false : { ...DEFAULT_AUGMENT };
+    this.augment = o.augment === false ? false : { ...DEFAULT_AUGMENT, ...(o.augmentBlur ? { maxBlur: o.augmentBlur } : {}) };
     // Base names only: model.json must not carry this machine's paths.
     const names = indexed.map((x) => x.split.volume).join(',');
     const recorded = data.startsWith('mix:') ? `mix:${phantomShare}:${names}` : `nifti:${names}`;

@@ -88,6 +88,8 @@ export interface TrainOptions {
   validationFraction?: number;
   /** Augment real slices (default true). */
   augment?: boolean;
+  /** Largest Gaussian blur sigma of the augmentation, grid pixels (default 0: no blur). */
+  augmentBlur?: number;
 }
 
 export interface TrainResult {
@@ -114,6 +116,7 @@ export function validateUndersampling(o: { acceleration: number; center: number;
 
 export function validateTrainOptions(o: TrainOptions): void {
   validateUndersampling(o);
+  if (o.augmentBlur !== undefined && !(Number.isFinite(o.augmentBlur) && o.augmentBlur >= 0 && o.augmentBlur <= 8)) throw invalidParameterError('augmentBlur', 'a sigma between 0 and 8 pixels', o.augmentBlur);
   if (!Number.isInteger(o.crop) || o.crop < 16 || o.crop > o.size) throw invalidParameterError('crop', `an integer between 16 and size (${o.size})`, o.crop);
   if (o.model) {
     checkInputSizes(o.model, o);
@@ -176,7 +179,7 @@ export async function trainUNet(options: TrainOptions, onEvent: EventSink = () =
   const us = { acceleration: options.acceleration, center: options.center, pattern: options.pattern, axis: options.axis };
   // The data first: a missing volume fails before any model is built or loaded.
   const data = await openTrainingData(options.data ?? { kind: 'phantoms' }, {
-    size: options.size, crop: options.crop, seed: options.seed, undersampling: us, axes: options.axes, validationFraction: options.validationFraction, augment: options.augment,
+    size: options.size, crop: options.crop, seed: options.seed, undersampling: us, axes: options.axes, validationFraction: options.validationFraction, augment: options.augment, augmentBlur: options.augmentBlur,
   });
   const logFile = path.join(options.out, 'train-log.jsonl');
   const initial = options.init !== undefined && !options.resume ? await loadInitModel(options) : undefined;

@@ -27,6 +27,7 @@ interface TrainArgs extends CommonArgs, UndersamplingArgs {
   axes: string;
   'validation-fraction': number;
   augment: boolean;
+  'augment-blur': number;
 }
 
 function parseAxes(text: string): VolumeAxis[] {
@@ -57,6 +58,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('axes', { type: 'string', default: 'xyz', describe: 'NIfTI volumes: slice along these voxel axes (any of x, y, z)' })
       .option('validation-fraction', { type: 'number', default: 0.15, describe: 'NIfTI volumes: share of the slices along z held out (top slab) for validation' })
       .option('augment', { type: 'boolean', default: true, describe: 'NIfTI slices: random zoom, flips, 90-degree rotations, small affine warps, intensity scale and gamma' })
+      .option('augment-blur', { type: 'number', default: 0, describe: 'NIfTI slices: half of them blurred with a Gaussian of sigma up to this many pixels (smooth inputs such as 2 mm templates); 0 = none' })
       .option('float16', { type: 'boolean', default: true, describe: 'store the final weights as float16' })
       .example('$0 train --steps 400 --crop 64 --out models/my-unet', 'a short training run on 64-pixel patches')
       .example('$0 train --out models/my-unet --resume', 'continue from the last checkpoint') as unknown as Argv<TrainArgs>,
@@ -87,6 +89,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       axes: parseAxes(args.axes),
       validationFraction: args['validation-fraction'],
       augment: args.augment,
+      augmentBlur: args['augment-blur'],
     };
     const backend = await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const reporter = createReporter(args);
