@@ -1,13 +1,12 @@
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, modeOf } from '../src/report/build.js';
 import { curveSvg } from '../src/report/curve.js';
 import { FILTER_STEPS, run, tinyDreamRun, tinyFiltersRun } from './report-fixtures.js';
 import { tempDir } from './helpers.js';
+import { findChromium, openReport } from './report-browser.js';
 
 type Rec = Record<string, any>;
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Rec;
@@ -184,51 +183,10 @@ describe('index.html', () => {
 
 // ---- In a real browser ----
 
-function findChromium(): string | undefined {
-  if (process.env.CHROME_PATH && existsSync(process.env.CHROME_PATH)) return process.env.CHROME_PATH;
-  for (const name of ['chromium', 'chromium-browser', 'google-chrome']) {
-    try {
-      const found = execFileSync('which', [name], { encoding: 'utf8' }).trim();
-      if (found) return found;
-    } catch {
-      // not on PATH
-    }
-  }
-  return undefined;
-}
-
 const chromium = findChromium();
-if (!chromium) console.warn('report browser tests skipped: no Chromium found (set CHROME_PATH, or apt-get install chromium)');
 
 describe.skipIf(!chromium)('the report in Chromium (file://)', () => {
-  async function open(dir: string, shot: string) {
-    const puppeteer = await import('puppeteer-core');
-    const browser = await puppeteer.launch({ executablePath: chromium!, headless: true, args: ['--no-sandbox', '--disable-gpu', '--allow-file-access-from-files'] });
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    const failed: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('requestfailed', (r) => failed.push(`${r.url()} ${r.failure()?.errorText}`));
-    page.on('request', (r) => {
-      if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) failed.push(`network request: ${r.url()}`);
-    });
-    await page.setViewport({ width: 1200, height: 900 });
-    await page.goto(pathToFileURL(path.join(dir, 'index.html')).href, { waitUntil: 'load' });
-    // Lazy tiles: scroll through the page so every image loads, then check each decoded.
-    await page.evaluate(async () => {
-      for (let y = 0; y < document.body.scrollHeight; y += 400) {
-        window.scrollTo(0, y);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      window.scrollTo(0, 0);
-      await Promise.all(Array.from(document.images).map((i) => (i.complete ? null : new Promise((r) => (i.onload = i.onerror = r)))));
-    });
-    const images = await page.$$eval('img', (imgs) => imgs.map((i) => ({ src: i.getAttribute('src'), width: (i as HTMLImageElement).naturalWidth })));
-    return { browser, page, errors, failed, images, shot: path.join(dir, shot) };
-  }
+  const open = (dir: string, shot: string) => openReport(chromium!, dir, shot);
 
   it('filters: loads cleanly, every image decodes, a click zooms the tile, sorting reorders', async () => {
     const { browser, page, errors, failed, images, shot } = await open(filters.out, 'screenshot-filters.png');
