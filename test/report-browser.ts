@@ -22,9 +22,17 @@ export function findChromium(): string | undefined {
  * Opens DIR/PAGE from file://, records console errors, failed and non-file requests, scrolls through so
  * lazy images load, and returns each image's natural width (0: did not decode).
  */
-export async function openReport(chromium: string, dir: string, shot: string, file = 'index.html') {
+export async function launchChromium(chromium: string): Promise<import('puppeteer-core').Browser> {
   const puppeteer = await import('puppeteer-core');
-  const browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ['--no-sandbox', '--disable-gpu', '--allow-file-access-from-files'] });
+  return puppeteer.launch({ executablePath: chromium, headless: true, args: ['--no-sandbox', '--disable-gpu', '--allow-file-access-from-files'] });
+}
+
+/**
+ * With a path, launches its own browser (close it with `browser.close()`); with a browser, opens a new
+ * page in it (close that with `page.close()`), which saves a browser start per page.
+ */
+export async function openReport(chromium: string | import('puppeteer-core').Browser, dir: string, shot: string, file = 'index.html') {
+  const browser = typeof chromium === 'string' ? await launchChromium(chromium) : chromium;
   const page = await browser.newPage();
   const errors: string[] = [];
   const failed: string[] = [];

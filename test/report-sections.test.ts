@@ -16,7 +16,7 @@ import { writeImage } from '../src/io/write.js';
 import { sheppLogan } from '../src/mri/index.js';
 import { runPipeline } from '../src/pipeline/run.js';
 import { validatePipeline } from '../src/pipeline/validate.js';
-import { findChromium, openReport } from './report-browser.js';
+import { findChromium, launchChromium, openReport } from './report-browser.js';
 import { run } from './report-fixtures.js';
 import { tempDir } from './helpers.js';
 
@@ -183,8 +183,15 @@ describe('report sections, as written', () => {
 const chromium = findChromium();
 
 describe.skipIf(!chromium)('report sections in Chromium (file://)', () => {
+  // One browser for every page of this file; each test opens and closes its own pages.
+  let browser: import('puppeteer-core').Browser;
+  beforeAll(async () => {
+    browser = await launchChromium(chromium!);
+    return () => browser.close();
+  });
+
   const clean = async (dir: string, shot: string, images = 1) => {
-    const opened = await openReport(chromium!, dir, shot);
+    const opened = await openReport(browser, dir, shot);
     expect(opened.errors).toEqual([]);
     expect(opened.failed).toEqual([]);
     expect(opened.images.length).toBeGreaterThanOrEqual(images);
@@ -203,21 +210,22 @@ describe.skipIf(!chromium)('report sections in Chromium (file://)', () => {
       [dirs.activations, '#input-0-layer-0-channels', 1],
       [dirs.examples, '#layer-0-patches', 2],
     ] as const) {
-      const { browser, page } = await clean(dir, 'screenshot.png');
+      const { page, shot } = await clean(dir, 'screenshot.png');
       try {
         const desc = await sortBy(page, table, column);
         expect(desc.length).toBeGreaterThan(1);
         expect(desc).toEqual([...desc].sort((a, b) => b - a));
         const asc = await sortBy(page, table, column);
         expect(asc).toEqual([...desc].reverse());
+        await page.screenshot({ path: shot, fullPage: true });
       } finally {
-        await browser.close();
+        await page.close();
       }
     }
   });
 
   it('attribute: loads cleanly; the slider moves the split between input and overlay', async () => {
-    const { browser, page } = await clean(dirs.attribute, 'screenshot.png');
+    const { page, shot } = await clean(dirs.attribute, 'screenshot.png');
     try {
       const clip = () => page.$eval('.compare img.after', (i) => parseFloat(/(-?[\d.]+)%\)$/.exec((i as HTMLElement).style.clipPath)?.[1] ?? 'NaN'));
       expect(await clip()).toBe(50);
@@ -226,35 +234,39 @@ describe.skipIf(!chromium)('report sections in Chromium (file://)', () => {
       const box = (await slider.boundingBox())!;
       await page.mouse.click(box.x + box.width * 0.9, box.y + box.height / 2);
       expect(await clip()).toBeGreaterThan(80);
+      await page.screenshot({ path: shot, fullPage: true });
     } finally {
-      await browser.close();
+      await page.close();
     }
   });
 
   it('dissect, ablate and prune: load cleanly; their tables sort', async () => {
     // The dissect page as the dissect command wrote it (ablate then rewrote index.html in the shared folder).
-    const d = await openReport(chromium!, dirs.analysis, 'screenshot-dissect.png', 'dissect-index.html');
+    const d = await openReport(browser, dirs.analysis, 'screenshot-dissect.png', 'dissect-index.html');
     try {
       expect([d.errors, d.failed]).toEqual([[], []]);
       expect(d.images.length).toBe(2);
       for (const i of d.images) expect(i.width, i.src ?? '').toBeGreaterThan(0);
       const best = await sortBy(d.page, '#labels', 9);
       expect(best).toEqual([...best].sort((a, b) => b - a));
+      await d.page.screenshot({ path: d.shot, fullPage: true });
     } finally {
-      await d.browser.close();
+      await d.page.close();
     }
     const a = await clean(dirs.analysis, 'screenshot.png');
     try {
       const dp = await sortBy(a.page, '#ablate-0-filters', 2);
       expect(dp).toEqual([...dp].sort((x, y) => y - x));
+      await a.page.screenshot({ path: a.shot, fullPage: true });
     } finally {
-      await a.browser.close();
+      await a.page.close();
     }
     const p = await clean(dirs.pruned, 'screenshot.png', 0);
     try {
       expect(await sortBy(p.page, '#prune-layers', 3)).toEqual([32]);
+      await p.page.screenshot({ path: p.shot, fullPage: true });
     } finally {
-      await p.browser.close();
+      await p.page.close();
     }
   });
 });
