@@ -108,16 +108,19 @@ describe('index.html', () => {
     }
   });
 
-  it('filters: tiles are the sheet pixels at their rectangles, and each carries its stats and curve', async () => {
+  it('filters: each tile is its sheet seen through its rectangle (nothing re-encoded), with its stats and curve', async () => {
     const { results } = readJson(path.join(filters.out, 'manifest.json'));
     const html = readFileSync(path.join(filters.out, 'index.html'), 'utf8');
-    const sheet = await sharp(path.join(filters.out, results[1].file)).raw().toBuffer({ resolveWithObject: true });
-    const tile = await sharp(path.join(filters.out, 'report', 'tiles', `${results[1].layer}-${results[1].filter}.png`)).raw().toBuffer({ resolveWithObject: true });
+    const meta = await sharp(path.join(filters.out, results[1].file)).metadata();
     const { x, y, width, height } = results[1].rect;
-    expect([tile.info.width, tile.info.height]).toEqual([width, height]);
-    const cropped = Buffer.alloc(width * height * 3);
-    for (let row = 0; row < height; row++) sheet.data.copy(cropped, row * width * 3, ((y + row) * sheet.info.width + x) * 3, ((y + row) * sheet.info.width + x + width) * 3);
-    expect(tile.data.equals(cropped)).toBe(true);
+    const crop = new RegExp(`<span class="crop" style="aspect-ratio:${width}/${height}" data-rect="${x},${y},${width},${height}"><img src="${results[1].file}" alt="${results[1].layer} filter ${results[1].filter}" style="width:([\\d.]+)%;left:(-?[\\d.]+)%;top:(-?[\\d.]+)%"`);
+    const m = crop.exec(html);
+    expect(m).not.toBeNull();
+    // Percentages of the tile's box: the sheet is sheet-width / tile-width boxes wide, shifted by the rectangle's corner.
+    expect(Number(m![1])).toBeCloseTo((100 * meta.width!) / width, 3);
+    expect(Number(m![2])).toBeCloseTo((-100 * x) / width, 3);
+    expect(Number(m![3])).toBeCloseTo((-100 * y) / height, 3);
+    expect(existsSync(path.join(filters.out, 'report'))).toBe(false);
     expect(html.match(/class="tile/g)).toHaveLength(6);
     expect(html.match(/<svg class="curve"/g)).toHaveLength(6);
     expect(html).toContain('activation start');
@@ -201,10 +204,26 @@ describe.skipIf(!chromium)('the report in Chromium (file://)', () => {
       await second.click();
       expect(await page.$eval('#zoom', (z) => getComputedStyle(z).display)).toBe('flex');
       expect(await page.$eval('#zoom', (z) => z.getAttribute('data-showing'))).toBe(name);
-      const zoomed = await page.$eval('#zoom img.big', (i) => ({ w: (i as HTMLImageElement).naturalWidth, shown: i.getBoundingClientRect().width, src: i.getAttribute('src') }));
+      const zoomed = await page.$eval('#zoom .crop.big', (c) => ({ w: c.querySelector('img')!.naturalWidth, shown: c.getBoundingClientRect().width, src: c.querySelector('img')!.getAttribute('src'), rect: c.getAttribute('data-rect') }));
       expect(zoomed.w).toBeGreaterThan(0);
       expect(zoomed.shown).toBeGreaterThan(200); // 16-pixel tile shown large
       expect(zoomed.src).toBe(await second.evaluate((t) => t.querySelector('img')!.getAttribute('src')));
+      // What the zoom shows is the tile's rectangle of the sheet: the centre of each enlarged pixel has the sheet pixel's colour.
+      const [x, y, w, h] = zoomed.rect!.split(',').map(Number) as [number, number, number, number];
+      const shotOfZoom = await (await page.$('#zoom .crop.big'))!.screenshot({ encoding: 'binary' });
+      const seen = await sharp(Buffer.from(shotOfZoom)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const sheet = await sharp(path.join(filters.out, zoomed.src!)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const border = 1;
+      const scale = (seen.info.width - 2 * border) / w;
+      let worst = 0;
+      for (let j = 0; j < h; j++) {
+        for (let i = 0; i < w; i++) {
+          const sx = Math.floor(border + (i + 0.5) * scale);
+          const sy = Math.floor(border + (j + 0.5) * scale);
+          for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(seen.data[(sy * seen.info.width + sx) * 3 + c]! - sheet.data[((y + j) * sheet.info.width + x + i) * 3 + c]!));
+        }
+      }
+      expect(worst).toBeLessThanOrEqual(3);
       expect(await page.$$eval('#zoom svg.curve polyline', (p) => p.length)).toBe(1);
       await page.screenshot({ path: shot });
       await page.keyboard.press('Escape');

@@ -71,12 +71,15 @@ nav a{margin-right:12px}
 .tile:hover,.tile:focus{outline:2px solid var(--accent)}
 .tile img{width:100%;height:auto;image-rendering:pixelated;display:block}
 .tile.dead{opacity:.55}
+.crop{position:relative;display:block;overflow:hidden;width:100%}
+.tile .crop img,.crop img{position:absolute;max-width:none;height:auto;image-rendering:pixelated;display:block}
 .details{display:none}
 #zoom{position:fixed;inset:0;background:rgba(20,20,25,.78);display:none;align-items:center;justify-content:center;z-index:10}
 #zoom.open{display:flex}
 #zoom .panel{background:#fff;max-width:min(980px,96vw);max-height:94vh;overflow:auto;padding:16px;display:flex;gap:18px;flex-wrap:wrap}
 img.anim{image-rendering:pixelated}
 #zoom img.big{width:384px;max-width:80vw;height:auto;image-rendering:pixelated;border:1px solid var(--line)}
+#zoom .crop.big{width:384px;max-width:80vw;flex:none;align-self:flex-start;border:1px solid var(--line)}
 #zoom .close{position:absolute;top:10px;right:16px;font-size:26px;color:#fff;background:none;border:0;cursor:pointer}
 .compare{position:relative;display:inline-block;max-width:100%;line-height:0;border:1px solid var(--line)}
 .compare img{max-width:100%;width:512px;height:auto;image-rendering:pixelated}
@@ -103,10 +106,11 @@ const JS = `
   function openZoom(tile){
     var body=zoom.querySelector('.body');
     body.innerHTML='';
-    var img=document.createElement('img');
-    img.className='big';img.alt=tile.getAttribute('data-name');
-    img.src=tile.querySelector('img').getAttribute('src');
-    body.appendChild(img);
+    var shown=tile.querySelector('.crop')||tile.querySelector('img');
+    var big=shown.cloneNode(true);big.classList.add('big');
+    var img=big.tagName==='IMG'?big:big.querySelector('img');
+    img.removeAttribute('loading');img.alt=tile.getAttribute('data-name');
+    body.appendChild(big);
     var info=document.createElement('div');
     info.innerHTML=tile.querySelector('.details').innerHTML;
     body.appendChild(info);
