@@ -4,7 +4,7 @@
  * Chromium from file:// (no console errors, no failed requests, every image decoded, sliders and
  * sortable tables work).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -169,6 +169,18 @@ describe('report sections, as written', () => {
     expect(page.match(/<section id="prune-0">[\s\S]*?<\/section>/)![0].match(/<tr>/g)).toHaveLength(1 + removed.length);
     expect(page).toMatch(/<td data-v="32">32<\/td><td data-v="32">32<\/td>/); // kept, removed
     expectLinksInside(dirs.pruned);
+  });
+
+  it('`report DIR` on the examples command\'s own manifest (layers, no mode) gives the same section', async () => {
+    const own = tempDir('unet-dream-sections-examples-own-');
+    cpSync(dirs.examples, own, { recursive: true });
+    const m = readJson(path.join(own, 'manifest.json'));
+    const { results, ...rest } = m;
+    writeFileSync(path.join(own, 'manifest.json'), JSON.stringify({ ...rest, command: 'examples', config: { synthetic: true, top: 2 }, layers: results }));
+    await buildReport(own);
+    const section = (page: string) => page.slice(page.indexOf('<section id="layer-0">'), page.indexOf('</section>', page.indexOf('<section id="layer-0">')));
+    expect(section(html(own))).toBe(section(html(dirs.examples)));
+    expect(section(html(own)).length).toBeGreaterThan(500);
   });
 
   it('`report DIR` rebuilds a prune folder from prune.json, which has no manifest.json', async () => {

@@ -38,8 +38,15 @@ export const COMMAND_NAMES: readonly string[] = Object.keys(COMMAND_MODULES);
 /** The modules of the command typed first, or of every command. */
 async function commandsFor(argv: readonly string[]): Promise<CommandModule<never, never>[]> {
   const first = argv[0];
-  if (first !== undefined && Object.hasOwn(COMMAND_MODULES, first)) return [await COMMAND_MODULES[first]!()];
-  return Promise.all(Object.values(COMMAND_MODULES).map((load) => load()));
+  const names = first !== undefined && Object.hasOwn(COMMAND_MODULES, first) ? [first] : COMMAND_NAMES;
+  return Promise.all(
+    names.map(async (name) => {
+      const command = await COMMAND_MODULES[name]!();
+      // The table's key must be the name the module declares, or the typed command would parse as another.
+      if (String(command.command).split(' ')[0] !== name) throw new Error(`COMMAND_MODULES: "${name}" loads the command "${String(command.command)}"`);
+      return command;
+    }),
+  );
 }
 
 const commandList = `commands: ${COMMAND_NAMES.join(', ')} (unet-dream COMMAND --help for its options)`;
