@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, modeOf } from '../src/report/build.js';
 import { curveSvg } from '../src/report/curve.js';
+import { pngSize, pngSizeOf } from '../src/report/png-size.js';
 import { FILTER_STEPS, run, tinyDreamRun, tinyFiltersRun } from './report-fixtures.js';
 import { tempDir } from './helpers.js';
 import { findChromium, openReport } from './report-browser.js';
@@ -174,6 +175,18 @@ describe('index.html', () => {
     writeFileSync(path.join(other, 'manifest.json'), JSON.stringify({ command: 'dissect', config: { ascend: { mode: 'dissection' } }, results: [{ unit: 3, iou: 0.25 }] }));
     await buildReport(other);
     expect(readFileSync(path.join(other, 'index.html'), 'utf8')).toContain('&#34;iou&#34;: 0.25');
+  });
+
+  it('reads a PNG\'s size from its header alone, and nothing from other files', async () => {
+    const png = await sharp({ create: { width: 7, height: 5, channels: 3, background: '#123456' } }).png().toBuffer();
+    const jpeg = await sharp({ create: { width: 7, height: 5, channels: 3, background: '#123456' } }).jpeg().toBuffer();
+    expect(pngSizeOf(png.subarray(0, 24))).toEqual({ width: 7, height: 5 });
+    expect(pngSizeOf(jpeg.subarray(0, 24))).toBeUndefined();
+    expect(pngSizeOf(png.subarray(0, 20))).toBeUndefined();
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'a.png'), png);
+    expect(await pngSize(path.join(dir, 'a.png'))).toEqual({ width: 7, height: 5 });
+    expect(await pngSize(path.join(dir, 'missing.png'))).toBeUndefined();
   });
 
   it('draws a curve through every value, scaled between its minimum and maximum', () => {
