@@ -7,7 +7,7 @@ import { curveSvg } from '../src/report/curve.js';
 import { pngSize, pngSizeOf } from '../src/report/png-size.js';
 import { FILTER_STEPS, run, tinyDreamRun, tinyFiltersRun } from './report-fixtures.js';
 import { tempDir } from './helpers.js';
-import { findChromium, openReport } from './report-browser.js';
+import { findChromium, launchChromium, openReport } from './report-browser.js';
 
 type Rec = Record<string, any>;
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Rec;
@@ -202,10 +202,16 @@ describe('index.html', () => {
 const chromium = findChromium();
 
 describe.skipIf(!chromium)('the report in Chromium (file://)', () => {
-  const open = (dir: string, shot: string) => openReport(chromium!, dir, shot);
+  // One browser for both pages.
+  let browser: import('puppeteer-core').Browser;
+  beforeAll(async () => {
+    browser = await launchChromium(chromium!);
+    return () => browser.close();
+  });
+  const open = (dir: string, shot: string) => openReport(browser, dir, shot);
 
   it('filters: loads cleanly, every image decodes, a click zooms the tile, sorting reorders', async () => {
-    const { browser, page, errors, failed, images, shot } = await open(filters.out, 'screenshot-filters.png');
+    const { page, errors, failed, images, shot } = await open(filters.out, 'screenshot-filters.png');
     try {
       expect(errors).toEqual([]);
       expect(failed).toEqual([]);
@@ -247,12 +253,12 @@ describe.skipIf(!chromium)('the report in Chromium (file://)', () => {
       expect(order).toEqual([...order].sort((a, b) => b - a));
       expect((await sharp(shot).metadata()).width).toBe(1200);
     } finally {
-      await browser.close();
+      await page.close();
     }
   });
 
   it('dream: loads cleanly, every image decodes, the slider moves the split', async () => {
-    const { browser, page, errors, failed, images, shot } = await open(dream.out, 'screenshot-dream.png');
+    const { page, errors, failed, images, shot } = await open(dream.out, 'screenshot-dream.png');
     try {
       expect(errors).toEqual([]);
       expect(failed).toEqual([]);
@@ -273,7 +279,7 @@ describe.skipIf(!chromium)('the report in Chromium (file://)', () => {
       await page.screenshot({ path: shot, fullPage: true });
       expect(existsSync(shot)).toBe(true);
     } finally {
-      await browser.close();
+      await page.close();
     }
   });
 });
