@@ -1,13 +1,13 @@
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, modeOf } from '../src/report/build.js';
 import { curveSvg } from '../src/report/curve.js';
+import { pngSize, pngSizeOf } from '../src/report/png-size.js';
 import { FILTER_STEPS, run, tinyDreamRun, tinyFiltersRun } from './report-fixtures.js';
 import { tempDir } from './helpers.js';
+import { findChromium, launchChromium, openReport } from './report-browser.js';
 
 type Rec = Record<string, any>;
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as Rec;
@@ -109,16 +109,19 @@ describe('index.html', () => {
     }
   });
 
-  it('filters: tiles are the sheet pixels at their rectangles, and each carries its stats and curve', async () => {
+  it('filters: each tile is its sheet seen through its rectangle (nothing re-encoded), with its stats and curve', async () => {
     const { results } = readJson(path.join(filters.out, 'manifest.json'));
     const html = readFileSync(path.join(filters.out, 'index.html'), 'utf8');
-    const sheet = await sharp(path.join(filters.out, results[1].file)).raw().toBuffer({ resolveWithObject: true });
-    const tile = await sharp(path.join(filters.out, 'report', 'tiles', `${results[1].layer}-${results[1].filter}.png`)).raw().toBuffer({ resolveWithObject: true });
+    const meta = await sharp(path.join(filters.out, results[1].file)).metadata();
     const { x, y, width, height } = results[1].rect;
-    expect([tile.info.width, tile.info.height]).toEqual([width, height]);
-    const cropped = Buffer.alloc(width * height * 3);
-    for (let row = 0; row < height; row++) sheet.data.copy(cropped, row * width * 3, ((y + row) * sheet.info.width + x) * 3, ((y + row) * sheet.info.width + x + width) * 3);
-    expect(tile.data.equals(cropped)).toBe(true);
+    const crop = new RegExp(`<span class="crop" style="aspect-ratio:${width}/${height}" data-rect="${x},${y},${width},${height}"><img src="${results[1].file}" alt="${results[1].layer} filter ${results[1].filter}" style="width:([\\d.]+)%;left:(-?[\\d.]+)%;top:(-?[\\d.]+)%"`);
+    const m = crop.exec(html);
+    expect(m).not.toBeNull();
+    // Percentages of the tile's box: the sheet is sheet-width / tile-width boxes wide, shifted by the rectangle's corner.
+    expect(Number(m![1])).toBeCloseTo((100 * meta.width!) / width, 3);
+    expect(Number(m![2])).toBeCloseTo((-100 * x) / width, 3);
+    expect(Number(m![3])).toBeCloseTo((-100 * y) / height, 3);
+    expect(existsSync(path.join(filters.out, 'report'))).toBe(false);
     expect(html.match(/class="tile/g)).toHaveLength(6);
     expect(html.match(/<svg class="curve"/g)).toHaveLength(6);
     expect(html).toContain('activation start');
@@ -174,6 +177,18 @@ describe('index.html', () => {
     expect(readFileSync(path.join(other, 'index.html'), 'utf8')).toContain('&#34;iou&#34;: 0.25');
   });
 
+  it('reads a PNG\'s size from its header alone, and nothing from other files', async () => {
+    const png = await sharp({ create: { width: 7, height: 5, channels: 3, background: '#123456' } }).png().toBuffer();
+    const jpeg = await sharp({ create: { width: 7, height: 5, channels: 3, background: '#123456' } }).jpeg().toBuffer();
+    expect(pngSizeOf(png.subarray(0, 24))).toEqual({ width: 7, height: 5 });
+    expect(pngSizeOf(jpeg.subarray(0, 24))).toBeUndefined();
+    expect(pngSizeOf(png.subarray(0, 20))).toBeUndefined();
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'a.png'), png);
+    expect(await pngSize(path.join(dir, 'a.png'))).toEqual({ width: 7, height: 5 });
+    expect(await pngSize(path.join(dir, 'missing.png'))).toBeUndefined();
+  });
+
   it('draws a curve through every value, scaled between its minimum and maximum', () => {
     const svg = curveSvg([1, 2, 4], { width: 148, height: 132 });
     // x from 48 to 140, y from 110 (min) to 10 (max).
@@ -184,54 +199,19 @@ describe('index.html', () => {
 
 // ---- In a real browser ----
 
-function findChromium(): string | undefined {
-  if (process.env.CHROME_PATH && existsSync(process.env.CHROME_PATH)) return process.env.CHROME_PATH;
-  for (const name of ['chromium', 'chromium-browser', 'google-chrome']) {
-    try {
-      const found = execFileSync('which', [name], { encoding: 'utf8' }).trim();
-      if (found) return found;
-    } catch {
-      // not on PATH
-    }
-  }
-  return undefined;
-}
-
 const chromium = findChromium();
-if (!chromium) console.warn('report browser tests skipped: no Chromium found (set CHROME_PATH, or apt-get install chromium)');
 
 describe.skipIf(!chromium)('the report in Chromium (file://)', () => {
-  async function open(dir: string, shot: string) {
-    const puppeteer = await import('puppeteer-core');
-    const browser = await puppeteer.launch({ executablePath: chromium!, headless: true, args: ['--no-sandbox', '--disable-gpu', '--allow-file-access-from-files'] });
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    const failed: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('requestfailed', (r) => failed.push(`${r.url()} ${r.failure()?.errorText}`));
-    page.on('request', (r) => {
-      if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) failed.push(`network request: ${r.url()}`);
-    });
-    await page.setViewport({ width: 1200, height: 900 });
-    await page.goto(pathToFileURL(path.join(dir, 'index.html')).href, { waitUntil: 'load' });
-    // Lazy tiles: scroll through the page so every image loads, then check each decoded.
-    await page.evaluate(async () => {
-      for (let y = 0; y < document.body.scrollHeight; y += 400) {
-        window.scrollTo(0, y);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      window.scrollTo(0, 0);
-      await Promise.all(Array.from(document.images).map((i) => (i.complete ? null : new Promise((r) => (i.onload = i.onerror = r)))));
-    });
-    const images = await page.$$eval('img', (imgs) => imgs.map((i) => ({ src: i.getAttribute('src'), width: (i as HTMLImageElement).naturalWidth })));
-    return { browser, page, errors, failed, images, shot: path.join(dir, shot) };
-  }
+  // One browser for both pages.
+  let browser: import('puppeteer-core').Browser;
+  beforeAll(async () => {
+    browser = await launchChromium(chromium!);
+    return () => browser.close();
+  });
+  const open = (dir: string, shot: string) => openReport(browser, dir, shot);
 
   it('filters: loads cleanly, every image decodes, a click zooms the tile, sorting reorders', async () => {
-    const { browser, page, errors, failed, images, shot } = await open(filters.out, 'screenshot-filters.png');
+    const { page, errors, failed, images, shot } = await open(filters.out, 'screenshot-filters.png');
     try {
       expect(errors).toEqual([]);
       expect(failed).toEqual([]);
@@ -243,10 +223,26 @@ describe.skipIf(!chromium)('the report in Chromium (file://)', () => {
       await second.click();
       expect(await page.$eval('#zoom', (z) => getComputedStyle(z).display)).toBe('flex');
       expect(await page.$eval('#zoom', (z) => z.getAttribute('data-showing'))).toBe(name);
-      const zoomed = await page.$eval('#zoom img.big', (i) => ({ w: (i as HTMLImageElement).naturalWidth, shown: i.getBoundingClientRect().width, src: i.getAttribute('src') }));
+      const zoomed = await page.$eval('#zoom .crop.big', (c) => ({ w: c.querySelector('img')!.naturalWidth, shown: c.getBoundingClientRect().width, src: c.querySelector('img')!.getAttribute('src'), rect: c.getAttribute('data-rect') }));
       expect(zoomed.w).toBeGreaterThan(0);
       expect(zoomed.shown).toBeGreaterThan(200); // 16-pixel tile shown large
       expect(zoomed.src).toBe(await second.evaluate((t) => t.querySelector('img')!.getAttribute('src')));
+      // What the zoom shows is the tile's rectangle of the sheet: the centre of each enlarged pixel has the sheet pixel's colour.
+      const [x, y, w, h] = zoomed.rect!.split(',').map(Number) as [number, number, number, number];
+      const shotOfZoom = await (await page.$('#zoom .crop.big'))!.screenshot({ encoding: 'binary' });
+      const seen = await sharp(Buffer.from(shotOfZoom)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const sheet = await sharp(path.join(filters.out, zoomed.src!)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const border = 1;
+      const scale = (seen.info.width - 2 * border) / w;
+      let worst = 0;
+      for (let j = 0; j < h; j++) {
+        for (let i = 0; i < w; i++) {
+          const sx = Math.floor(border + (i + 0.5) * scale);
+          const sy = Math.floor(border + (j + 0.5) * scale);
+          for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(seen.data[(sy * seen.info.width + sx) * 3 + c]! - sheet.data[((y + j) * sheet.info.width + x + i) * 3 + c]!));
+        }
+      }
+      expect(worst).toBeLessThanOrEqual(3);
       expect(await page.$$eval('#zoom svg.curve polyline', (p) => p.length)).toBe(1);
       await page.screenshot({ path: shot });
       await page.keyboard.press('Escape');
@@ -257,12 +253,12 @@ describe.skipIf(!chromium)('the report in Chromium (file://)', () => {
       expect(order).toEqual([...order].sort((a, b) => b - a));
       expect((await sharp(shot).metadata()).width).toBe(1200);
     } finally {
-      await browser.close();
+      await page.close();
     }
   });
 
   it('dream: loads cleanly, every image decodes, the slider moves the split', async () => {
-    const { browser, page, errors, failed, images, shot } = await open(dream.out, 'screenshot-dream.png');
+    const { page, errors, failed, images, shot } = await open(dream.out, 'screenshot-dream.png');
     try {
       expect(errors).toEqual([]);
       expect(failed).toEqual([]);
@@ -283,7 +279,7 @@ describe.skipIf(!chromium)('the report in Chromium (file://)', () => {
       await page.screenshot({ path: shot, fullPage: true });
       expect(existsSync(shot)).toBe(true);
     } finally {
-      await browser.close();
+      await page.close();
     }
   });
 });

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { loadModel } from '../model/load.js';
 import { withInputSize } from '../model/resize.js';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic.js';
+import { buildReport } from '../report/build.js';
 import { packageVersions, writeManifest } from '../run/manifest.js';
 import type { EventSink } from '../events.js';
 import { validateUndersampling } from '../train/train.js';
@@ -59,5 +60,6 @@ export async function runAblate(config: AblateRunConfig, onEvent: EventSink = ()
     layers: layers.map(({ importance: _i, ...rest }) => rest),
   });
   files.push(path.join(config.out, 'manifest.json'));
+  files.push((await buildReport(config.out)).file);
   return { layers, files };
 }

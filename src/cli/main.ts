@@ -3,33 +3,51 @@ import yargs, { type Argv } from 'yargs';
 import { UsageError, didYouMean } from '../errors.js';
 import { reportError } from './errors.js';
 import { outcome } from './outcome.js';
-import { filtersCommand } from './commands/filters.js';
-import { layersCommand } from './commands/layers.js';
-import { runCommand } from './commands/run.js';
-import { trainCommand } from './commands/train.js';
-import { evalCommand } from './commands/eval.js';
-import { dreamCommand } from './commands/dream.js';
-import { inspectCommand } from './commands/inspect.js';
-import { batchCommand } from './commands/batch.js';
-import { convertCommand } from './commands/convert.js';
-import { mergeCommand } from './commands/merge.js';
-import { queueCommand } from './commands/queue.js';
-import { workerCommand } from './commands/worker.js';
-import { reportCommand } from './commands/report.js';
-import { dissectCommand } from './commands/dissect.js';
-import { ablateCommand } from './commands/ablate.js';
-import { pruneCommand } from './commands/prune.js';
-import { activationsCommand } from './commands/activations.js';
-import { attributeCommand } from './commands/attribute.js';
-import { examplesCommand } from './commands/examples.js';
+import type { CommandModule } from 'yargs';
 
-const COMMANDS = [
-  layersCommand, filtersCommand, dreamCommand, batchCommand, runCommand, reportCommand, inspectCommand, convertCommand, trainCommand, evalCommand,
-  activationsCommand, attributeCommand, examplesCommand, dissectCommand, ablateCommand, pruneCommand, mergeCommand, queueCommand, workerCommand,
-];
+/**
+ * Command names (in the order help lists them) to their modules, loaded on demand: a command typed
+ * first loads only its own module, so `unet-dream report DIR` starts without the engines, the model
+ * readers or the queue the other commands import. Anything else (help, a flag first, a typo) loads all.
+ */
+const COMMAND_MODULES: Readonly<Record<string, () => Promise<CommandModule<never, never>>>> = Object.freeze({
+  layers: async () => (await import('./commands/layers.js')).layersCommand as never,
+  filters: async () => (await import('./commands/filters.js')).filtersCommand as never,
+  dream: async () => (await import('./commands/dream.js')).dreamCommand as never,
+  batch: async () => (await import('./commands/batch.js')).batchCommand as never,
+  run: async () => (await import('./commands/run.js')).runCommand as never,
+  report: async () => (await import('./commands/report.js')).reportCommand as never,
+  inspect: async () => (await import('./commands/inspect.js')).inspectCommand as never,
+  convert: async () => (await import('./commands/convert.js')).convertCommand as never,
+  train: async () => (await import('./commands/train.js')).trainCommand as never,
+  eval: async () => (await import('./commands/eval.js')).evalCommand as never,
+  activations: async () => (await import('./commands/activations.js')).activationsCommand as never,
+  attribute: async () => (await import('./commands/attribute.js')).attributeCommand as never,
+  examples: async () => (await import('./commands/examples.js')).examplesCommand as never,
+  dissect: async () => (await import('./commands/dissect.js')).dissectCommand as never,
+  ablate: async () => (await import('./commands/ablate.js')).ablateCommand as never,
+  prune: async () => (await import('./commands/prune.js')).pruneCommand as never,
+  merge: async () => (await import('./commands/merge.js')).mergeCommand as never,
+  queue: async () => (await import('./commands/queue.js')).queueCommand as never,
+  worker: async () => (await import('./commands/worker.js')).workerCommand as never,
+});
 
 /** Command names, in the order help lists them. */
-export const COMMAND_NAMES: readonly string[] = COMMANDS.map((c) => String(c.command).split(' ')[0]!);
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMAND_MODULES);
+
+/** The modules of the command typed first, or of every command. */
+async function commandsFor(argv: readonly string[]): Promise<CommandModule<never, never>[]> {
+  const first = argv[0];
+  const names = first !== undefined && Object.hasOwn(COMMAND_MODULES, first) ? [first] : COMMAND_NAMES;
+  return Promise.all(
+    names.map(async (name) => {
+      const command = await COMMAND_MODULES[name]!();
+      // The table's key must be the name the module declares, or the typed command would parse as another.
+      if (String(command.command).split(' ')[0] !== name) throw new Error(`COMMAND_MODULES: "${name}" loads the command "${String(command.command)}"`);
+      return command;
+    }),
+  );
+}
 
 const commandList = `commands: ${COMMAND_NAMES.join(', ')} (unet-dream COMMAND --help for its options)`;
 
@@ -95,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const seen: { options?: string[] } = {};
     let cli = yargs(argv).scriptName('unet-dream').exitProcess(false);
-    for (const command of COMMANDS) cli = cli.command(command as never);
+    for (const command of await commandsFor(argv)) cli = cli.command(command as never);
     await cli
       .middleware(checkNumbers(argv, seen) as never, true)
       .demandCommand(1, `name a command; ${commandList}`)

@@ -9,6 +9,7 @@ import type { BackendChoice } from '../engine/backend.js';
 import { loadModel } from '../model/load.js';
 import { withInputSize } from '../model/resize.js';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic.js';
+import { buildReport } from '../report/build.js';
 import { packageVersions, writeManifest } from '../run/manifest.js';
 import type { EventSink } from '../events.js';
 import { validateUndersampling } from '../train/train.js';
@@ -86,5 +87,6 @@ export async function runDissect(config: DissectRunConfig, onEvent: EventSink = 
     layers: result.layers.map(({ units: _u, ...summary }) => summary),
   });
   files.push(path.join(config.out, 'manifest.json'));
+  files.push((await buildReport(config.out)).file);
   return { result, files, failed: pairs.failed, table: formatDissectTable(result) };
 }

@@ -11,6 +11,7 @@ import { withInputSize } from '../model/resize.js';
 import { readModelMetadata, saveLayersModel } from '../model/tfjs-files.js';
 import { BUILTIN_MODEL_DIR } from '../model/paths.js';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic.js';
+import { buildReport } from '../report/build.js';
 import type { EventSink } from '../events.js';
 import { validateUndersampling } from '../train/train.js';
 import type { QualityPair } from '../train/evaluate.js';
@@ -140,5 +141,6 @@ export async function runPrune(config: PruneRunConfig, onEvent: EventSink = () =
   });
   const result: PruneRunResult = { ...report, layers: selections, quality: { full, pruned: after, n: pairs.n }, modelDir: config.out, wallTimeMs: Math.round(performance.now() - started) };
   await writeFileAtomic(path.join(config.out, 'prune.json'), `${JSON.stringify({ model: loaded.id, config, ...result }, null, 2)}\n`);
+  await buildReport(config.out);
   return result;
 }

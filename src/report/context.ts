@@ -6,7 +6,7 @@ import { ensureWritableDir, writeFileAtomic } from '../io/atomic.js';
 export interface LooseManifest {
   command?: string;
   config?: Record<string, unknown> & { ascend?: { mode?: string }; render?: { colormap?: string; normalize?: string } };
-  model?: { spec?: string; id?: string; sha256?: string; trained?: boolean; note?: string };
+  model?: { spec?: string; id?: string; sha256?: string; trained?: boolean; note?: string; engine?: string; backend?: string };
   engine?: { engine?: string; backend?: string; provider?: string; stats?: unknown };
   versions?: Record<string, string>;
   seed?: number;

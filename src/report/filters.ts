@@ -1,11 +1,11 @@
 /**
  * The filters section: per layer, its contact sheet, then a sortable grid of its tiles; a tile zooms to
- * its full-size image with its statistics and objective curve. Tiles are cropped from the sheet at the
- * rectangle the manifest records (or taken from write.tiles' PNGs), so nothing is re-rendered.
+ * its full-size image with its statistics and objective curve. A tile is shown as the sheet seen through
+ * the rectangle the manifest records (or as write.tiles' own PNG), so nothing is decoded or re-rendered.
  */
-import { promises as fs } from 'node:fs';
-import sharp from 'sharp';
 import type { ReportContext, SectionRenderer } from './context.js';
+import { existing } from './files.js';
+import { pngSize } from './png-size.js';
 import { curveSvg } from './curve.js';
 import { esc, href, num, table } from './html.js';
 
@@ -48,34 +48,33 @@ function orientationWord(o: number): string {
   return 'no dominant direction';
 }
 
-/** The tile's pixels: its own PNG when the run wrote one, else cropped from the sheet. Undefined when neither exists. */
-async function tileImage(ctx: ReportContext, r: FilterEntry, sheets: Map<string, Promise<{ data: Buffer; width: number; channels: number } | undefined>>): Promise<string | undefined> {
-  if (r.tile && ctx.inside(r.tile)) {
-    const exists = await fs.stat(ctx.inside(r.tile)!).then(() => true, () => false);
-    if (exists) return r.tile;
-  }
+/** Where a tile's pixels are: its own PNG when the run wrote one, else its rectangle of the sheet. */
+type TileSource = { file: string } | { sheet: string; rect: { x: number; y: number; width: number; height: number }; sheetSize: { width: number; height: number } };
+
+async function tileSource(ctx: ReportContext, r: FilterEntry, sheetSizes: Map<string, Promise<{ width: number; height: number } | undefined>>): Promise<TileSource | undefined> {
+  const own = await existing(ctx, r.tile);
+  if (own) return { file: own };
   if (!r.rect || !r.file || !ctx.inside(r.file)) return undefined;
   const file = ctx.inside(r.file)!;
-  if (!sheets.has(file)) {
-    sheets.set(
-      file,
-      sharp(file)
-        .raw()
-        .toBuffer({ resolveWithObject: true })
-        .then(({ data, info }) => ({ data, width: info.width, channels: info.channels }))
-        .catch(() => undefined),
-    );
-  }
-  const sheet = await sheets.get(file)!;
-  if (!sheet) return undefined;
+  // Only the sheet's size is needed (from its header): the page shows the tile as a window onto the sheet.
+  if (!sheetSizes.has(file)) sheetSizes.set(file, pngSize(file));
+  const sheetSize = await sheetSizes.get(file)!;
   const { x, y, width, height } = r.rect;
-  const rows = Buffer.alloc(width * height * sheet.channels);
-  for (let row = 0; row < height; row++) {
-    const start = ((y + row) * sheet.width + x) * sheet.channels;
-    sheet.data.copy(rows, row * width * sheet.channels, start, start + width * sheet.channels);
-  }
-  const png = await sharp(rows, { raw: { width, height, channels: sheet.channels as 3 | 4 } }).png({ compressionLevel: 6 }).toBuffer();
-  return ctx.writeAsset(`tiles/${r.layer}-${r.filter}.png`, png);
+  if (!sheetSize || width <= 0 || height <= 0 || x < 0 || y < 0 || x + width > sheetSize.width || y + height > sheetSize.height) return undefined;
+  return { sheet: r.file, rect: r.rect, sheetSize };
+}
+
+/**
+ * The tile on the page: its own image, or the sheet inside a box of the tile's aspect ratio, scaled and
+ * shifted so that exactly the tile's rectangle shows (percentages: it scales with the box, as in the zoom).
+ * No pixels are decoded or re-encoded, and every tile of a layer shares the one sheet download.
+ */
+function tileHtml(src: TileSource, alt: string): string {
+  if ('file' in src) return `<img src="${href(src.file)}" alt="${esc(alt)}" loading="lazy">`;
+  const { rect, sheetSize } = src;
+  const pct = (v: number) => `${(100 * v).toFixed(4)}%`;
+  const style = `width:${pct(sheetSize.width / rect.width)};left:${pct(-rect.x / rect.width)};top:${pct(-rect.y / rect.height)}`;
+  return `<span class="crop" style="aspect-ratio:${rect.width}/${rect.height}" data-rect="${rect.x},${rect.y},${rect.width},${rect.height}"><img src="${href(src.sheet)}" alt="${esc(alt)}" style="${style}" loading="lazy"></span>`;
 }
 
 function details(r: FilterEntry, recipe: string): string {
@@ -102,11 +101,10 @@ export const filtersSection: SectionRenderer = async (ctx) => {
   const ascend = (ctx.manifest.config?.ascend ?? {}) as { recipe?: string; steps?: number; step?: number; normalize?: string };
   const recipe = `${ascend.recipe ?? '?'} (${ascend.steps ?? '?'} steps of ${ascend.step ?? '?'}, ${ascend.normalize ?? '?'}-normalised gradient)`;
   const layers = [...new Set(records.map((r) => r.layer))];
-  const sheets = new Map<string, Promise<{ data: Buffer; width: number; channels: number } | undefined>>();
+  const sheetSizes = new Map<string, Promise<{ width: number; height: number } | undefined>>();
   const nav: { id: string; label: string }[] = [];
   const parts: string[] = [];
-  // Every layer's tiles at once: sharp's threads overlap the crops' encoding.
-  const tileSources = await Promise.all(records.map((r) => tileImage(ctx, r, sheets)));
+  const tileSources = await Promise.all(records.map((r) => tileSource(ctx, r, sheetSizes)));
   const sourceOf = new Map(records.map((r, i) => [r, tileSources[i]]));
   for (const [li, layer] of layers.entries()) {
     const rs = records.filter((r) => r.layer === layer);
@@ -124,7 +122,7 @@ export const filtersSection: SectionRenderer = async (ctx) => {
         const gain = (r.activation?.end ?? NaN) - (r.activation?.start ?? NaN);
         const label = `#${r.filter} ${r.dead ? 'dead' : num(r.activation?.end)}`;
         return `<div role="button" tabindex="0" class="tile${r.dead ? ' dead' : ''}" data-name="${esc(`${layer} #${r.filter}`)}" data-index="${i}" data-activation="${r.dead ? '' : (r.activation?.end ?? '')}" data-gain="${Number.isFinite(gain) && !r.dead ? gain : ''}" data-orientation="${Number.isFinite(o) ? o.toFixed(4) : ''}">${
-          src ? `<img src="${href(src)}" alt="${esc(layer)} filter ${r.filter}" loading="lazy">` : '<span class="muted">no image</span>'
+          src ? tileHtml(src, `${layer} filter ${r.filter}`) : '<span class="muted">no image</span>'
         }<span>${esc(label)}</span><div class="details">${details(r, recipe)}</div></div>`;
       });
     parts.push(`<section id="${id}"><h2>${esc(layer)}</h2>${summary}

@@ -22,6 +22,37 @@ export function table(head: string[], rows: string[][], className = ''): string 
     .join('')}</tbody></table>`;
 }
 
+/** A cell of a sortable table: shown as `html`, sorted by `value` (a number sorts numerically, NaN last). */
+export interface Cell {
+  html: string;
+  value: number | string;
+}
+
+/** A number cell: shown with num(), sorted by the number itself. */
+export function numCell(v: number | undefined): Cell {
+  return { html: num(v), value: typeof v === 'number' && Number.isFinite(v) ? v : NaN };
+}
+
+export function textCell(text: string, html = esc(text)): Cell {
+  return { html, value: text };
+}
+
+/** A table whose columns sort on a click of their header (the page's script; values in data-v). */
+export function sortableTable(head: string[], rows: Cell[][], id?: string): string {
+  const cell = (c: Cell) => `<td data-v="${esc(typeof c.value === 'number' ? (Number.isNaN(c.value) ? '' : String(c.value)) : c.value)}">${c.html}</td>`;
+  return `<table class="sortable"${id ? ` id="${esc(id)}"` : ''}><thead><tr>${head.map((h) => `<th tabindex="0" title="sort by ${esc(h)}">${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map(cell).join('')}</tr>`)
+    .join('')}</tbody></table>`;
+}
+
+/** Links to files of the output folder, by label: `npy · NIfTI`. */
+export function fileLinks(files: [label: string, relative: string | undefined][]): string {
+  return files
+    .filter((f): f is [string, string] => typeof f[1] === 'string' && f[1].length > 0)
+    .map(([label, file]) => `<a href="${href(file)}">${esc(label)}</a>`)
+    .join(' · ');
+}
+
 const CSS = `
 :root{--fg:#1b1b1b;--muted:#666;--line:#ddd;--accent:#2a6fdb;--bg:#fff;--panel:#f6f7f9}
 *{box-sizing:border-box}
@@ -40,12 +71,15 @@ nav a{margin-right:12px}
 .tile:hover,.tile:focus{outline:2px solid var(--accent)}
 .tile img{width:100%;height:auto;image-rendering:pixelated;display:block}
 .tile.dead{opacity:.55}
+.crop{position:relative;display:block;overflow:hidden;width:100%}
+.tile .crop img,.crop img{position:absolute;max-width:none;height:auto;image-rendering:pixelated;display:block}
 .details{display:none}
 #zoom{position:fixed;inset:0;background:rgba(20,20,25,.78);display:none;align-items:center;justify-content:center;z-index:10}
 #zoom.open{display:flex}
 #zoom .panel{background:#fff;max-width:min(980px,96vw);max-height:94vh;overflow:auto;padding:16px;display:flex;gap:18px;flex-wrap:wrap}
 img.anim{image-rendering:pixelated}
 #zoom img.big{width:384px;max-width:80vw;height:auto;image-rendering:pixelated;border:1px solid var(--line)}
+#zoom .crop.big{width:384px;max-width:80vw;flex:none;align-self:flex-start;border:1px solid var(--line)}
 #zoom .close{position:absolute;top:10px;right:16px;font-size:26px;color:#fff;background:none;border:0;cursor:pointer}
 .compare{position:relative;display:inline-block;max-width:100%;line-height:0;border:1px solid var(--line)}
 .compare img{max-width:100%;width:512px;height:auto;image-rendering:pixelated}
@@ -56,6 +90,13 @@ img.anim{image-rendering:pixelated}
 .row{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
 svg.curve{background:var(--panel)}svg.curve text{font-size:10px;fill:#555}
 .error{color:#a40000}
+table.sortable th{cursor:pointer;user-select:none;white-space:nowrap}
+table.sortable th[aria-sort=descending]::after{content:" \\25BE"}table.sortable th[aria-sort=ascending]::after{content:" \\25B4"}
+td.num,table.sortable td{font-variant-numeric:tabular-nums}
+.pair{display:flex;gap:12px;flex-wrap:wrap;align-items:flex-start}
+.pair figure{margin:0}.pair figcaption{font-size:12px;color:var(--muted)}
+.pair img{width:256px;max-width:44vw;height:auto;image-rendering:pixelated;border:1px solid var(--line)}
+.bar{display:inline-block;height:10px;background:var(--accent);vertical-align:middle}
 `;
 
 /** Zoom (tile -> large view with its stats), sorting of tile grids, and before/after sliders. No dependencies. */
@@ -65,10 +106,11 @@ const JS = `
   function openZoom(tile){
     var body=zoom.querySelector('.body');
     body.innerHTML='';
-    var img=document.createElement('img');
-    img.className='big';img.alt=tile.getAttribute('data-name');
-    img.src=tile.querySelector('img').getAttribute('src');
-    body.appendChild(img);
+    var shown=tile.querySelector('.crop')||tile.querySelector('img');
+    var big=shown.cloneNode(true);big.classList.add('big');
+    var img=big.tagName==='IMG'?big:big.querySelector('img');
+    img.removeAttribute('loading');img.alt=tile.getAttribute('data-name');
+    body.appendChild(big);
     var info=document.createElement('div');
     info.innerHTML=tile.querySelector('.details').innerHTML;
     body.appendChild(info);
@@ -92,6 +134,28 @@ const JS = `
         return desc?y-x:x-y;
       });
       tiles.forEach(function(t){grid.appendChild(t);});
+    });
+  });
+  document.querySelectorAll('table.sortable').forEach(function(t){
+    t.querySelectorAll('th').forEach(function(th,col){
+      function sort(){
+        var desc=th.getAttribute('aria-sort')!=='descending';
+        t.querySelectorAll('th').forEach(function(h){h.removeAttribute('aria-sort');});
+        th.setAttribute('aria-sort',desc?'descending':'ascending');
+        var body=t.tBodies[0],rows=Array.prototype.slice.call(body.rows);
+        rows.sort(function(a,b){
+          var x=a.cells[col].getAttribute('data-v'),y=b.cells[col].getAttribute('data-v');
+          var nx=x===''?NaN:Number(x),ny=y===''?NaN:Number(y);
+          if(!isNaN(nx)||!isNaN(ny)){
+            if(isNaN(nx))return 1;if(isNaN(ny))return -1;
+            return desc?ny-nx:nx-ny;
+          }
+          return desc?String(y).localeCompare(String(x)):String(x).localeCompare(String(y));
+        });
+        rows.forEach(function(r){body.appendChild(r);});
+      }
+      th.addEventListener('click',sort);
+      th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){e.preventDefault();sort();}});
     });
   });
   document.querySelectorAll('.compare').forEach(function(c){

@@ -9,10 +9,10 @@ interface ReportArgs {
 
 export const reportCommand: CommandModule<object, ReportArgs> = {
   command: 'report <dir>',
-  describe: 'build the HTML report (index.html) of an output folder from its manifest.json',
+  describe: 'build the HTML report (index.html) of an output folder from its manifest.json (prune.json for prune)',
   builder: (yargs: Argv) =>
     yargs
-      .positional('dir', { type: 'string', demandOption: true, describe: 'an output folder of filters, dream, batch or run' })
+      .positional('dir', { type: 'string', demandOption: true, describe: 'an output folder of filters, dream, batch, run, activations, attribute, examples, dissect, ablate or prune' })
       .option('json', { type: 'boolean', default: false, describe: 'print {file, bytes, ms, cpuMs} as JSON' }) as unknown as Argv<ReportArgs>,
   handler: async (args) => {
     const result = await buildReport(args.dir);
