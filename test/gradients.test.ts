@@ -272,6 +272,41 @@ describe('ResizeNearestNeighbor', () => {
     });
   }
 
+  /** The exact gradient of an integer upsampling: each input pixel gets the sum of its output block (NHWC). */
+  const blockSums = (cot: Data, shape: number[], fh: number, fw: number): Float32Array => {
+    const [n, h, w, c] = shape as [number, number, number, number];
+    const out = new Float32Array(n * h * w * c);
+    for (let b = 0; b < n; b++)
+      for (let y = 0; y < h * fh; y++)
+        for (let x = 0; x < w * fw; x++)
+          for (let k = 0; k < c; k++) out[((b * h + Math.floor(y / fh)) * w + Math.floor(x / fw)) * c + k]! += cot.values[((b * h * fh + y) * w * fw + x) * c + k]!;
+    return out;
+  };
+
+  it('integer upsampling of a batch: the exact block sums on cpu and wasm alike (tfjs-cpu alone gets images after the first wrong)', async () => {
+    const shape = [3, 5, 7, 2];
+    const images = normal(shape, 31);
+    const cotangent = normal([3, 10, 21, 2], 32);
+    const expected = blockSums(cotangent, shape, 2, 3);
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const r = await run(backend, () => [tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(t as tf.Tensor4D, [10, 21]), T(cotangent))))(T(images))]);
+      expectClose(r.outputs[0]!, expected, `${backend} batch of 3`, 1e-6);
+      expect(r.kernels).not.toContain('ResizeNearestNeighborGrad');
+    }
+    // What tfjs-cpu's own gradient does, so this test notices if a tfjs upgrade fixes it.
+    unregisterFastGradients();
+    try {
+      const own = await run('cpu', () => [tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(t as tf.Tensor4D, [10, 21]), T(cotangent))))(T(images))]);
+      const perImage = 5 * 7 * 2;
+      expectClose(own.outputs[0]!.subarray(0, perImage), expected.subarray(0, perImage), 'tfjs-cpu first image', 1e-6);
+      expect(maxAbs(own.outputs[0]!.subarray(perImage).map((v, i) => v - expected[perImage + i]!))).toBeGreaterThan(1e-3);
+    } finally {
+      registerFastGradients();
+      await tf.setBackend('wasm');
+      registerFastGradients();
+    }
+  });
+
   it('tfjs-layers UpSampling2D', async () => {
     const layer = tf.layers.upSampling2d({ size: [2, 2] });
     const images = normal([1, 4, 6, 3], 23);

@@ -5,10 +5,11 @@
  * half-pixel centres are set (tfjs-layers' UpSampling2D), output pixel (y, x) copies input pixel
  * (floor(y / fh), floor(x / fw)): each input pixel's gradient is the sum of its fh x fw output block,
  * i.e. avgPool(dy, [fh, fw], stride [fh, fw]) * fh * fw on XNNPACK's pooling instead of wasm's
- * ResizeNearestNeighborGrad loop (exact for power-of-two factors). Anything else uses the replaced gradient.
+ * ResizeNearestNeighborGrad loop (exact for power-of-two factors), on every backend (cpu's own is wrong for batches).
+ * Anything else uses the replaced gradient.
  */
 import { tf } from '../../tf.js';
-import { onFastBackend, replacing } from './common.js';
+import { replacing } from './common.js';
 
 /** The integer upsampling factors, or undefined when the resize is not a plain integer upsampling. */
 export function integerUpsamplingFactors(inShape: readonly number[], outShape: readonly number[], attrs: tf.NamedAttrMap): [number, number] | undefined {
@@ -24,7 +25,8 @@ export function integerUpsamplingFactors(inShape: readonly number[], outShape: r
 
 export function fastResizeNearestNeighborGradConfig(original: tf.GradConfig): tf.GradConfig {
   return replacing(original, (dyIn, saved, attrs) => {
-    if (!onFastBackend()) return original.gradFunc(dyIn, saved, attrs);
+    // Every backend, not only the fast ones: tfjs-backend-cpu 4.22's own ResizeNearestNeighborGrad is wrong for the
+    // second and later images of a batch (two identical images got gradients 1.8 apart; test/gradients.test.ts).
     const dy = dyIn as tf.Tensor;
     const [images] = saved;
     if (!images || dy.dtype !== 'float32') return original.gradFunc(dyIn, saved, attrs);
