@@ -563,7 +563,7 @@ describe('onnx engine: unsupported layers', () => {
     const model = tinyModel((x) => conv(2, { name: 'c' }).apply(x) as Sym);
     if (cudaProviderInstalled()) return; // a CUDA machine: nothing to check here
     expect(() => new OnnxEngine(model, { device: 'cuda' })).toThrow(OnnxUnavailableError);
-    expect(() => new OnnxEngine(model, { device: 'cuda' })).toThrow(/--onnxruntime-node-install=cuda12/);
+    expect(() => new OnnxEngine(model, { device: 'cuda' })).toThrow(/ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/);
   });
 
   it('an unsupported setting names the setting', () => {

@@ -174,17 +174,8 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
   if (wrt && !path.some((n) => n.output.id === wrt.id)) {
     throw new UsageError(`layer ${options.wrt} does not feed ${layerNames.join(', ')}: its gradient there is undefined`);
   }
-  const inputs = path.map(layerInput);
-  path.forEach((node, i) => LAYER_COMPILERS[node.layer.getClassName()]!.check(inputs[i]!));
-  checkInput(model);
-
+  const { inputs, inShape, channels, height, width } = checkPath(model, path);
   const modelInput = model.inputs[0]!;
-  const inShape = modelInput.shape as Shape;
-  const channels = inShape.length === 4 ? (inShape[3] as number) : 1;
-  // Any size runs unless a layer on the path is tied to the built size.
-  const sizeBound = path.some((n) => SIZE_BOUND.has(n.layer.getClassName()));
-  const height = sizeBound ? (inShape[1] ?? null) : null;
-  const width = sizeBound ? (inShape[2] ?? null) : null;
 
   const g = new Ops();
   const X = g.reserve('input');
@@ -384,20 +375,27 @@ export interface ActivationsGraph {
   buildMs: number;
 }
 
+/**
+ * Every layer on the path checked by its compiler, and the graph input's shape: channels, and a fixed height and
+ * width only when a layer on the path is tied to the built size (any size runs otherwise).
+ */
+function checkPath(model: LayersModel, path: readonly PathNode[]) {
+  const inputs = path.map(layerInput);
+  path.forEach((node, i) => LAYER_COMPILERS[node.layer.getClassName()]!.check(inputs[i]!));
+  checkInput(model);
+  const inShape = model.inputs[0]!.shape as Shape;
+  const channels = inShape.length === 4 ? (inShape[3] as number) : 1;
+  const sizeBound = path.some((n) => SIZE_BOUND.has(n.layer.getClassName()));
+  return { inputs, inShape, channels, height: sizeBound ? (inShape[1] ?? null) : null, width: sizeBound ? (inShape[2] ?? null) : null };
+}
+
 /** The forward pass from the input to `layers`, each layer's activations a graph output. */
 export function compileActivationsGraph(model: LayersModel, layers: readonly string[]): ActivationsGraph {
   const start = performance.now();
   const targets = targetTensors(model, layers);
   const path = collectPath(model, targets);
-  const inputs = path.map(layerInput);
-  path.forEach((node, i) => LAYER_COMPILERS[node.layer.getClassName()]!.check(inputs[i]!));
-  checkInput(model);
+  const { inputs, inShape, channels, height, width } = checkPath(model, path);
   const modelInput = model.inputs[0]!;
-  const inShape = modelInput.shape as Shape;
-  const channels = inShape.length === 4 ? (inShape[3] as number) : 1;
-  const sizeBound = path.some((n) => SIZE_BOUND.has(n.layer.getClassName()));
-  const height = sizeBound ? (inShape[1] ?? null) : null;
-  const width = sizeBound ? (inShape[2] ?? null) : null;
   const g = new Ops();
   const X = g.reserve('input');
   const outputNames = layers.map((_, i) => g.reserve(`act${i}`));

@@ -206,6 +206,7 @@ export class OnnxEngine implements Engine {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: this.optimization,
+      // Warnings go to stderr from native code; library code stays quiet.
       logSeverityLevel: 3,
       extra: { session: { intra_op: { allow_spinning: this.spinning ? '1' : '0' } } },
     };
@@ -296,16 +297,7 @@ export class OnnxEngine implements Engine {
     const start = performance.now();
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(graph.modelProto, {
-        executionProviders: [this.device],
-        intraOpNumThreads: this.threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: this.optimization,
-        // Warnings go to stderr from native code; library code stays quiet.
-        logSeverityLevel: 3,
-        extra: { session: { intra_op: { allow_spinning: this.spinning ? '1' : '0' } } },
-      });
+      session = await ort.InferenceSession.create(graph.modelProto, this.sessionOptions());
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (this.device === 'cuda') {

@@ -76,12 +76,15 @@ export const averagePooling2d = define<PoolParsed & { channels: number }>(
   },
 );
 
+/** Global pooling to [N, C]: 4-D channels-last inputs, without keepDims. */
+function checkGlobalPooling(input: LayerInput, fail: (detail: string) => never): void {
+  rank4(input, fail);
+  channelsLast(input.cfg, fail);
+  if (input.cfg.keepDims === true) fail('keepDims');
+}
+
 export const globalAveragePooling2d = define(
-  (input, fail) => {
-    rank4(input, fail);
-    channelsLast(input.cfg, fail);
-    if (input.cfg.keepDims === true) fail('keepDims');
-  },
+  checkGlobalPooling,
   ({ g, inputs, layer }) => {
     const x = inputs[0]!.name;
     const y = g.op('ReduceMean', [x], { axes: [2, 3], keepdims: 0 }, layer.name);
@@ -93,11 +96,7 @@ export const globalAveragePooling2d = define(
 );
 
 export const globalMaxPooling2d = define(
-  (input, fail) => {
-    rank4(input, fail);
-    channelsLast(input.cfg, fail);
-    if (input.cfg.keepDims === true) fail('keepDims');
-  },
+  checkGlobalPooling,
   ({ g, inputs, layer }) => {
     const x = inputs[0]!.name;
     const m = g.op('ReduceMax', [x], { axes: [2, 3], keepdims: 1 });
