@@ -15,14 +15,16 @@ export const activationsMode = defineMode<ActivationsModeConfig>({
   description: 'feature maps of layers on real slices: contact sheets and raw .npy / NIfTI maps',
   stages: activationsStages,
   check(config, at) {
-    at(['ascend', 'channels'], () => parseChannelSelection(config.ascend.channels, 'channels'));
+    let channelsParse = false;
+    at(['ascend', 'channels'], () => (channelsParse = parseChannelSelection(config.ascend.channels, 'channels') !== undefined));
     config.seed.inputs.forEach((text, i) => {
       if (isPhantomInput(text)) at(['seed', 'inputs', i], () => checkPhantomInput(text));
     });
     // Layer names and listed channels against the model's topology, before its weights load.
     checkAgainstPeekedModel(config.model.source, at, (layers) => [
       [['ascend', 'layers'], () => checkActivationsLayers(config.ascend, layers)],
-      [['ascend', 'channels'], () => checkActivationsChannels(config.ascend, layers)],
+      // A selection that does not parse is reported once, above.
+      ...(channelsParse ? [[['ascend', 'channels'], () => checkActivationsChannels(config.ascend, layers)] as [string[], () => void]] : []),
     ]);
   },
   checkModel(model, config) {

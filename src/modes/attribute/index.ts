@@ -16,17 +16,19 @@ export const attributeMode = defineMode<AttributeModeConfig>({
   description: 'attribution maps (gradient, SmoothGrad, integrated gradients, Grad-CAM) of an output, region or filter on real slices',
   stages: attributeStages,
   check(config, at) {
-    at(['ascend', 'target'], () => parseTarget(config.ascend.target));
+    // A target that does not parse is reported once, here; the checks below that read it are skipped.
+    let targetParses = false;
+    at(['ascend', 'target'], () => (targetParses = parseTarget(config.ascend.target) !== undefined));
     at(['ascend', 'layer'], () => checkGradcamLayer(config.ascend));
     config.seed.inputs.forEach((text, i) => {
       if (!isPhantomInput(text)) return;
       // A phantom's size is in its name: a region outside it is found here (a file's, once it is read).
       let size: number | undefined;
       at(['seed', 'inputs', i], () => (size = phantomSize(text)));
-      if (size !== undefined) at(['ascend', 'target'], () => checkTargetInside(parseTarget(config.ascend.target), size!, size!, text));
+      if (size !== undefined && targetParses) at(['ascend', 'target'], () => checkTargetInside(parseTarget(config.ascend.target), size!, size!, text));
     });
     checkAgainstPeekedModel(config.model.source, at, (layers) => [
-      [['ascend', 'target'], () => checkAttributeLayers({ target: config.ascend.target, layer: undefined }, layers)],
+      ...(targetParses ? [[['ascend', 'target'], () => checkAttributeLayers({ target: config.ascend.target, layer: undefined }, layers)] as [string[], () => void]] : []),
       [['ascend', 'layer'], () => checkAttributeLayers({ target: 'output', layer: config.ascend.layer }, layers)],
     ]);
   },

@@ -16,12 +16,14 @@ export const examplesMode = defineMode<ExamplesModeConfig>({
   stages: examplesStages,
   check(config, at) {
     at(['seed', 'inputs'], () => {
-      if (config.seed.inputs.length === 0 && config.seed.phantoms === undefined) throw new UsageError('expected a folder of slices, or seed.phantoms');
+      if (config.seed.inputs.length === 0 && config.seed.phantoms === undefined) throw new UsageError('expected folders or files of slices, or a number of phantoms (--phantoms, seed.phantoms)');
     });
-    at(['ascend', 'filters'], () => parseFilterSelection(config.ascend.filters));
+    let filtersParse = false;
+    at(['ascend', 'filters'], () => (filtersParse = parseFilterSelection(config.ascend.filters) !== undefined));
     checkAgainstPeekedModel(config.model.source, at, (layers) => [
       [['ascend', 'layers'], () => checkExamplesLayers(config.ascend, layers)],
-      [['ascend', 'filters'], () => checkExamplesFilters(config.ascend, layers)],
+      // A selection that does not parse is reported once, above.
+      ...(filtersParse ? [[['ascend', 'filters'], () => checkExamplesFilters(config.ascend, layers)] as [string[], () => void]] : []),
     ]);
   },
   checkModel(model, config) {
