@@ -11,12 +11,15 @@
  *   attribution of the slice (the record's `ms`), `runMs` the whole run; `batch` the images per engine
  *   call the memory budget chose.
  * - examples over 100 generated 256x256 slices for one layer (dconv256, 8 filters, top 9).
+ * - with --chunks, also smoothgrad-batch1/2/4: SmoothGrad of 8 samples on a 256x256 slice at 1, 2 and 4
+ *   images per engine call (`--batch`), for what the chunk size costs in time and peak RSS.
  *
  * Each section runs in its own process so its peak RSS (getrusage maxrss) is its own; CPU time
  * (user + system, all threads) is given beside wall time because the machine may be shared.
  *
  *   npx tsx bench/real-slices.ts              all sections, appends an entry to BENCHMARKS.md
  *   npx tsx bench/real-slices.ts --no-write   print only
+ *   npx tsx bench/real-slices.ts --chunks     also the chunk-size sections
  *   npx tsx bench/real-slices.ts activations  one section, one JSON line
  */
 import { spawnSync } from 'node:child_process';
@@ -26,6 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SECTIONS = ['activations', 'smoothgrad', 'integrated-gradients', 'examples'] as const;
+const CHUNK_SECTIONS = ['smoothgrad-batch1', 'smoothgrad-batch2', 'smoothgrad-batch4'] as const;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SLICE = 'phantom:random:1:256';
 
@@ -84,6 +88,13 @@ async function section(name: string): Promise<Record<string, unknown>> {
       cliMs,
     };
   }
+  const chunk = /^smoothgrad-batch(\d+)$/.exec(name);
+  if (chunk) {
+    const c0 = process.cpuUsage();
+    const manifest = await run({ seed: { inputs: [SLICE] }, ascend: { mode: 'attribute', method: 'smoothgrad', samples: 8, batch: Number(chunk[1]) } }, out);
+    const r = manifest.results[0] as { ms: number; batch: number };
+    return { section: name, engine: manifest.engine.engine, samples: 8, batch: r.batch, methodMs: Math.round(r.ms), cpuMs: cpuMs(c0) };
+  }
   if (name === 'smoothgrad' || name === 'integrated-gradients') {
     const c0 = process.cpuUsage();
     const t = performance.now();
@@ -99,7 +110,7 @@ async function section(name: string): Promise<Record<string, unknown>> {
 }
 
 const arg = process.argv[2];
-if (arg && (SECTIONS as readonly string[]).includes(arg)) {
+if (arg && ([...SECTIONS, ...CHUNK_SECTIONS] as readonly string[]).includes(arg)) {
   const result = await section(arg);
   const rssMB = Math.round(process.resourceUsage().maxRSS / 1024);
   process.stdout.write(`${JSON.stringify({ ...result, peakRssMB: rssMB, load1: Number(os.loadavg()[0]!.toFixed(1)) })}\n`);
@@ -108,7 +119,7 @@ if (arg && (SECTIONS as readonly string[]).includes(arg)) {
 
 const results: Record<string, unknown>[] = [];
 const loadBefore = os.loadavg()[0]!.toFixed(1);
-for (const name of SECTIONS) {
+for (const name of [...SECTIONS, ...(process.argv.includes('--chunks') ? CHUNK_SECTIONS : [])]) {
   process.stderr.write(`bench: ${name}\n`);
   const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const line = child.stdout.trim().split('\n').pop() ?? '';

@@ -39,7 +39,8 @@ export const activationsCommand: CommandModule<object, ActivationsArgs> = {
       .option('colormap', { type: 'string', describe: withDefault(COLORMAPS.join(' | '), render, 'colormap') })
       .option('columns', { type: 'number', describe: withDefault('tiles per row', render, 'columns') })
       .option('raw', { type: 'string', describe: withDefault('npy | nifti: raw maps as .npy only, or also a float32 NIfTI for NIfTI/DICOM inputs', write, 'raw') })
-      .example('$0 activations scan.nii.gz#z=40 --layers dconv64,uconv64 --channels top:16', 'the 16 most active channels of two layers on one slice') as unknown as Argv<ActivationsArgs>,
+      .example('$0 activations scan.nii.gz#z=40 --layers dconv64,uconv64 --channels top:16', 'the 16 most active channels of two layers on one slice')
+      .example('$0 activations slices/ --include "*.dcm" --layers conv512 --channels all --raw npy', 'every channel of conv512 on a folder of DICOM slices, raw maps as .npy only') as unknown as Argv<ActivationsArgs>,
   handler: async (args) => {
     const config = {
       model: modelConfig(args),

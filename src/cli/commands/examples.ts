@@ -47,7 +47,8 @@ export const examplesCommand: CommandModule<object, ExamplesArgs> = {
       .option('synthetic', { type: 'boolean', describe: "put the filter's synthetic image first (default true; --no-synthetic to skip)" })
       .option('steps', { type: 'number', describe: 'ascent steps of the synthetic images (default 20)' })
       .option('batch', { type: 'number', describe: withDefault('slices per forward pass', ascend, 'batch') })
-      .example('$0 examples slices/ --layers dconv128 --filters 0-7 --top 9', 'the 9 strongest patches of 8 filters over a folder') as unknown as Argv<ExamplesArgs>,
+      .example('$0 examples slices/ --layers dconv128 --filters 0-7 --top 9', 'the 9 strongest patches of 8 filters over a folder')
+      .example('$0 examples --phantoms 100 --layers dconv256 --filters random:8', 'the same over 100 generated phantoms') as unknown as Argv<ExamplesArgs>,
   handler: async (args) => {
     const config = {
       model: modelConfig(args),
