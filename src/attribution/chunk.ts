@@ -3,14 +3,15 @@
  * gradient graph keeps layer outputs for the backward pass and gradients of similar size; ONNX
  * Runtime's planner reuses buffers, so what one more image costs is about BYTES_PER_ELEMENT_KEPT bytes
  * per element of all layer outputs at the input's size. Calibrated on the shipped U-Net on ONNX
- * Runtime CPU at 256x256 (71.7 M output elements per image): peak RSS grew 330 MB from 1 to 2 images
- * per call and 480 MB from 2 to 4, 3.3-4.6 bytes per element; 5 keeps a margin. On CPU the time per
- * image was the same at 1, 2 or 4 images per call (BENCHMARKS.md), so a small chunk costs no speed.
+ * Runtime CPU at 256x256 (71.7 M output elements per image; `npx tsx bench/real-slices.ts --chunks`):
+ * peak RSS 1269, 1599 and 2354 MB at 1, 2 and 4 images per call, i.e. 4.6-5.3 bytes per element per
+ * image; 6 keeps a margin. Larger chunks were not faster on CPU (CPU time 7.7, 9.9 and 12.8 s for 8
+ * samples at 1, 2 and 4 per call), so the budget costs no speed.
  */
 import type { LayersModel } from '../tf.js';
 import { receptiveFields } from '../model/receptive-field.js';
 
-export const BYTES_PER_ELEMENT_KEPT = 5;
+export const BYTES_PER_ELEMENT_KEPT = 6;
 
 /** Elements of every layer's output for one height x width image (from each layer's stride). */
 export function outputElements(model: LayersModel, height: number, width: number): number {
