@@ -2,15 +2,17 @@
  * `activations` on real files: the raw maps equal a direct forward pass of the layer (tfjs
  * model.predict of the model truncated there), the NIfTI volume carries the input's geometry scaled
  * to the layer's stride, top:N ranks channels by mean, and bad options fail with exit 2 before any
- * model loads.
+ * model loads (the output folder is never made).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
 import { selectBackend } from '../src/engine/backend.js';
-import { runActivations } from '../src/activations/activations.js';
+import { channelFirst, planeMeans, type ActivationsRecord } from '../src/activations/activations.js';
+import { runPipeline } from '../src/pipeline/run.js';
+import { validatePipeline } from '../src/pipeline/validate.js';
 import { loadModel } from '../src/model/load.js';
 import { withInputSize } from '../src/model/resize.js';
 import { createImage } from '../src/io/image.js';
@@ -54,12 +56,28 @@ describe('npy', () => {
   });
 });
 
-describe('runActivations', () => {
+describe('channel-first maps', () => {
+  it('equal a plain transpose of image n, cropped, for channel counts below, at and above the run length', () => {
+    for (const [n, h, w, c] of [[2, 5, 37, 3], [3, 4, 16, 16], [2, 3, 21, 70]] as const) {
+      const data = Float32Array.from({ length: n * h * w * c }, (_, i) => Math.sin(i * 0.37) * 10);
+      const maps = { data, n, height: h, width: w, channels: c };
+      const [ch, cw] = [h - 1, w - 2];
+      const got = channelFirst(maps, n - 1, ch, cw);
+      const want = new Float32Array(c * ch * cw);
+      for (let k = 0; k < c; k++) for (let y = 0; y < ch; y++) for (let x = 0; x < cw; x++) want[(k * ch + y) * cw + x] = data[(((n - 1) * h + y) * w + x) * c + k]!;
+      expect(Array.from(got)).toEqual(Array.from(want));
+      const means = planeMeans(got, c, ch * cw);
+      expect(means[c - 1]).toBeCloseTo(want.subarray((c - 1) * ch * cw).reduce((a, b) => a + b, 0) / (ch * cw), 4);
+    }
+  });
+});
+
+describe('activations mode', () => {
   it('writes maps equal to model.predict of the truncated model, sheets that decode and a NIfTI in the scaled geometry', async () => {
     const out = path.join(dir, 'out');
     const layers = ['dconv64', 'dconv128', 'conv512', 'uconv128'];
-    const result = await runActivations({ model: { backend: 'onnx' }, inputs: [input], layers, channels: 'top:6', out });
-    const record = result.results[0]!;
+    const manifest = await runPipeline(validatePipeline({ model: { backend: 'onnx' }, seed: { inputs: [input] }, ascend: { mode: 'activations', layers, channels: 'top:6' }, write: { out } }), { command: 'test' });
+    const record = manifest.results[0] as ActivationsRecord;
     expect(record.error).toBeUndefined();
 
     // The reference: the slice as the reader presents it, the same windowing, edge padding to 64x48,
@@ -101,8 +119,8 @@ describe('runActivations', () => {
         return s / (shape[1]! * shape[2]!);
       });
       const ranked = means.map((m, k) => [m, k] as const).sort((a, b) => b[0] - a[0]).slice(0, 6).map(([, k]) => k);
-      expect(l.shown.map((s) => s.channel)).toEqual(ranked);
-      l.shown.forEach((s) => expect(s.mean).toBeCloseTo(means[s.channel]!, 4));
+      expect(l.shown.map((s: { channel: number }) => s.channel)).toEqual(ranked);
+      l.shown.forEach((s: { channel: number; mean: number }) => expect(s.mean).toBeCloseTo(means[s.channel]!, 4));
 
       const meta = await sharp(path.join(out, l.sheet)).metadata();
       expect(meta.format).toBe('png');
@@ -130,26 +148,30 @@ describe('runActivations', () => {
 describe('activations CLI: bad options fail before any model loads', () => {
   const run = (...argv: string[]) => captureOutput(() => main(argv));
   it.each([
-    [['--layers', 'dconv65'], /unknown layer "dconv65" for --layers \(did you mean "dconv64"\?\); valid layers: .*dconv64/],
-    [['--layers', 'dconv64', '--channels', '70'], /channel 70 is out of range for --channels: layer dconv64 has 64 channels, valid 0-63/],
+    [['--layers', 'dconv65'], /--layers: unknown layer "dconv65" \(did you mean "dconv64"\?\); valid layers: .*dconv64/],
+    [['--layers', 'dconv64', '--channels', '70'], /--channels: channel 70 is out of range: layer dconv64 has 64 channels, valid 0-63/],
     [['--layers', 'dconv64', '--channels', 'first:3'], /Expected a range \(0-15\), a list \(3,5,9\), random:N, top:N or all for --channels but received "first:3"/],
     [['--layers', 'dconv64', '--window', '90,10'], /--window/],
     [[], /--layers/],
   ])('%j', async (flags, message) => {
-    const t0 = performance.now();
-    const { result, stderr } = await run('activations', input, '--out', path.join(dir, 'bad'), ...flags);
+    const out = path.join(dir, 'bad');
+    const { result, stderr } = await run('activations', input, '--out', out, ...flags);
     expect(result).toBe(2);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toMatch(message);
-    // Loading the model and compiling a graph take seconds; validation takes milliseconds.
-    expect(performance.now() - t0).toBeLessThan(1500);
+    // Refused during validation: the run never opened, so no output folder was made.
+    expect(existsSync(out)).toBe(false);
   });
 
   it('reports an unreadable input and still writes the others (exit 1)', async () => {
     const out = path.join(dir, 'mixed');
-    const { result, stdout } = await run('activations', input, path.join(dir, 'missing.nii'), '--layers', 'conv512', '--channels', '0-3', '--out', out);
+    const { result, stderr } = await run('activations', input, path.join(dir, 'missing.nii'), '--layers', 'conv512', '--channels', '0-3', '--out', out);
     expect(result).toBe(1);
-    expect(stdout).toMatch(/ERROR .*missing\.nii: no such file or directory/);
-    expect(JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8')).results).toHaveLength(2);
+    expect(stderr).toMatch(/warning: .*missing\.nii: no such file or directory/);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.results).toHaveLength(2);
+    expect(manifest.results.filter((r: ActivationsRecord) => r.layers?.[0]?.layer === 'conv512')).toHaveLength(1);
+    // The run context's finish: the HTML report beside the outputs, as every mode's run has.
+    expect(existsSync(path.join(out, 'index.html'))).toBe(true);
   });
 });

@@ -10,7 +10,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/engine/backend.js';
 import { OnnxEngine } from '../src/engine/onnx/index.js';
 import { loadModel } from '../src/model/load.js';
-import { runExamples } from '../src/examples/examples.js';
+import type { ExamplesLayerRecord } from '../src/examples/examples.js';
+import { runPipeline } from '../src/pipeline/run.js';
+import { validatePipeline } from '../src/pipeline/validate.js';
 import { phantomImage, toSlice } from '../src/activations/slices.js';
 import { main } from '../src/cli/main.js';
 import { captureOutput, tempDir } from './helpers.js';
@@ -19,10 +21,14 @@ beforeAll(async () => {
   await selectBackend('cpu');
 });
 
-describe('runExamples', () => {
+describe('examples mode', () => {
   it('records top patches at each unit argmax, reproduced on the crop', async () => {
     const out = path.join(tempDir(), 'ex');
-    const result = await runExamples({ model: { backend: 'onnx' }, phantoms: 5, size: 64, layers: ['dconv128', 'dconv256'], filters: '0-2', top: 3, steps: 2, seed: 4, out });
+    const manifest = await runPipeline(
+      validatePipeline({ model: { backend: 'onnx' }, seed: { phantoms: 5, size: 64, seed: 4 }, ascend: { mode: 'examples', layers: ['dconv128', 'dconv256'], filters: '0-2', top: 3, steps: 2 }, write: { out } }),
+      { command: 'test' },
+    );
+    const result = { layers: manifest.results as ExamplesLayerRecord[] };
     const { model } = await loadModel('builtin');
     const engine = new OnnxEngine(model, { threads: 2 });
     let checked = 0;
@@ -68,10 +74,10 @@ describe('runExamples', () => {
   });
 
   it.each([
-    [['--layers', 'dconv64', '--filters', '64'], /channel 64 is out of range for --filters: layer dconv64 has 64 channels, valid 0-63/],
-    [['--layers', 'nope'], /unknown layer "nope" for --layers/],
-    [['--layers', 'dconv64', '--top', '0'], /for --top but received 0/],
-    [['--layers', 'dconv64'], /Expected a folder of slices or a number of phantoms for DIR or --phantoms/],
+    [['--layers', 'dconv64', '--filters', '64'], /--filters: channel 64 is out of range: layer dconv64 has 64 channels, valid 0-63/],
+    [['--layers', 'nope'], /--layers: unknown layer "nope"; valid layers:/],
+    [['--layers', 'dconv64', '--top', '0'], /--top: expected >=1, found number 0/],
+    [['--layers', 'dconv64'], /INPUTS: expected folders or files of slices, or a number of phantoms \(--phantoms, seed.phantoms\)/],
   ])('%j fails with exit 2 before the model loads', async (flags, message) => {
     const { result, stderr } = await captureOutput(() => main(['examples', '--out', path.join(tempDir(), 'bad'), ...(flags.includes('--top') || flags.includes('--filters') || flags.includes('nope') ? ['--phantoms', '2'] : []), ...flags]));
     expect(result).toBe(2);

@@ -4,7 +4,7 @@
  * TensorFlow.js model.json files (Keras 2 style inbound nodes); for other models (Keras .h5) it
  * returns undefined and the same checks run right after loading, still before any computation.
  */
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LayersModel } from '../tf.js';
 import { UsageError, didYouMean } from '../errors.js';
@@ -58,8 +58,11 @@ export function layersFromTopology(topology: unknown): LayerInfo[] | undefined {
   });
 }
 
-/** What `--model SOURCE` names, without weights; undefined when only loading can tell. */
-export async function peekModelLayers(source: string): Promise<LayerInfo[] | undefined> {
+/**
+ * What `--model SOURCE` names, without weights; undefined when only loading can tell. Synchronous:
+ * validation (record, validate, then run) is, and a topology JSON is small.
+ */
+export function peekModelLayers(source: string): LayerInfo[] | undefined {
   let file: string | undefined;
   if (source === 'builtin') {
     file = path.join(BUILTIN_MODEL_DIR, 'model.json');
@@ -68,7 +71,7 @@ export async function peekModelLayers(source: string): Promise<LayerInfo[] | und
   else if (existsSync(path.join(source, 'model.json'))) file = path.join(source, 'model.json');
   if (!file) return undefined;
   try {
-    const json = JSON.parse(await fs.readFile(file, 'utf8')) as Json;
+    const json = JSON.parse(readFileSync(file, 'utf8')) as Json;
     return layersFromTopology(json.modelTopology);
   } catch {
     return undefined; // unreadable here: loadModel reports it with the file's name
@@ -89,17 +92,34 @@ export function mapLayers(layers: readonly LayerInfo[]): string[] {
   return layers.filter((l) => l.className !== 'InputLayer').map((l) => l.name);
 }
 
-/** One line naming the option, the bad layer and the valid ones. */
+/**
+ * One line naming the option, the bad layer and the valid ones: `OPTION: unknown layer "x" (did you mean
+ * "y"?); valid layers: ...`. The error carries OPTION, so the CLI names the flag the user typed.
+ */
 export function checkLayerName(option: string, name: string, layers: readonly LayerInfo[]): LayerInfo {
   const valid = mapLayers(layers);
   const found = layers.find((l) => l.name === name && l.className !== 'InputLayer');
   if (found) return found;
   const hint = didYouMean(name, valid);
-  throw new UsageError(`unknown layer "${name}" for ${option}${hint ? ` (did you mean "${hint}"?)` : ''}; valid layers: ${valid.join(', ')}`);
+  throw new UsageError(`${option}: unknown layer "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; valid layers: ${valid.join(', ')}`, option);
 }
 
 export function checkChannel(option: string, layer: LayerInfo, channel: number): void {
   if (layer.channels !== undefined && (channel < 0 || channel >= layer.channels)) {
-    throw new UsageError(`channel ${channel} is out of range for ${option}: layer ${layer.name} has ${layer.channels} channels, valid 0-${layer.channels - 1}`);
+    throw new UsageError(`${option}: channel ${channel} is out of range: layer ${layer.name} has ${layer.channels} channels, valid 0-${layer.channels - 1}`, option);
+  }
+}
+
+/** Every name of `names` is a layer of `layers` (the first unknown one is the error). */
+export function checkLayerNames(option: string, names: readonly string[], layers: readonly LayerInfo[]): void {
+  for (const name of names) checkLayerName(option, name, layers);
+}
+
+/** Channel `channel` exists in every layer of `names` that is known (unknown names are checkLayerNames' to report). */
+export function checkChannelInLayers(option: string, channel: number | undefined, names: readonly string[], layers: readonly LayerInfo[]): void {
+  if (channel === undefined) return;
+  for (const name of names) {
+    const info = layers.find((l) => l.name === name && l.className !== 'InputLayer');
+    if (info) checkChannel(option, info, channel);
   }
 }

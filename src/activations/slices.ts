@@ -59,6 +59,13 @@ export function checkPhantomInput(text: string): void {
   }
 }
 
+/** The side of a phantom input's image, from its name alone (no pixels made). */
+export function phantomSize(text: string): number {
+  checkPhantomInput(text);
+  const m = PHANTOM_INPUT.exec(text)!;
+  return m[3] === undefined ? 256 : Number(m[3]);
+}
+
 export function phantomImage(text: string): RawImage {
   checkPhantomInput(text);
   const m = PHANTOM_INPUT.exec(text)!;

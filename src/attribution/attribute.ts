@@ -7,16 +7,17 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { UsageError, invalidParameterError } from '../errors.js';
-import { ensureWritableDir, writeFileAtomic } from '../io/atomic.js';
+import type { EventSink } from '../events.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { createImage } from '../io/image.js';
 import { writeNpy } from '../io/npy.js';
 import { writeImage } from '../io/write.js';
 import { sizeMultiple } from '../model/input-size.js';
 import { modelChannels } from '../model/introspect.js';
-import { modelOptions, parseConfig, percentileWindow } from '../activations/config-common.js';
-import { checkChannel, checkLayerName, layersFromModel, peekModelLayers, type LayerInfo } from '../activations/model-layers.js';
-import { checkPhantomInput, isPhantomInput, loadSlices, padToMultiple, type Slice } from '../activations/slices.js';
-import { openModel, type RealSliceEvent, type OpenedModel } from '../activations/run-context.js';
+import { modelOptions, percentileWindow } from '../activations/config-common.js';
+import { checkChannel, checkLayerName, type LayerInfo } from '../activations/model-layers.js';
+import { loadSlices, padToMultiple, type Slice } from '../activations/slices.js';
+import { sampleChunk } from './chunk.js';
 import { ATTRIBUTION_METHODS, METHOD_NAMES, type MethodOptions, type MethodOutput } from './methods.js';
 import { checkTargetInside, parseTarget, targetObjective, type AttributionTarget } from './target.js';
 import { renderOverlay } from './overlay.js';
@@ -40,8 +41,10 @@ export const attributeConfigSchema = z
     baseline: z.enum(['zero', 'blur']).default('zero'),
     /** Gaussian sigma in pixels of the blurred baseline. */
     blurSigma: z.number().gt(0).max(1000).default(8),
-    /** SmoothGrad / IG images per engine call (memory grows with it; see BENCHMARKS.md). */
-    batch: z.number().int().min(1).max(1024).default(2),
+    /** SmoothGrad / IG images per engine call; default: as many as fit `memory`. */
+    batch: z.number().int().min(1).max(1024).optional(),
+    /** MB the SmoothGrad / IG images of one engine call may hold (layer outputs and gradients; see chunk.ts). */
+    memory: z.number().int().min(16).max(1048576).default(512),
     window: percentileWindow,
     seed: z.number().int().min(0).default(0),
     out: z.string().min(1),
@@ -60,36 +63,33 @@ export interface AttributionRecord {
   native?: string;
   range?: { min: number; max: number };
   completeness?: MethodOutput['completeness'] & { relativeError: number };
+  /** SmoothGrad / IG: images per engine call. */
+  batch?: number;
   ms?: number;
   error?: string;
 }
 
-export interface AttributeResult {
-  config: AttributeConfig;
-  model: OpenedModel['info'];
-  results: AttributionRecord[];
-  wallTimeMs: number;
-}
-
-/** Everything checkable without the model's weights; throws UsageError (exit 2). */
-export async function validateAttribute(raw: unknown): Promise<{ config: AttributeConfig; target: AttributionTarget; peeked?: LayerInfo[] }> {
-  const config = parseConfig(attributeConfigSchema, raw);
+/** The target's layer and channel, and Grad-CAM's layer, against a model's layers (UsageError naming the option). */
+export function checkAttributeLayers(config: Pick<AttributeConfig, 'target' | 'layer'>, layers: readonly LayerInfo[]): void {
   const target = parseTarget(config.target);
-  if (config.method === 'gradcam' && config.layer === undefined) throw invalidParameterError('--layer', "a layer name (gradcam weighs a layer's channels by their mean gradient)", undefined);
-  if (config.method !== 'gradcam' && config.layer !== undefined) throw invalidParameterError('--layer', 'no value: only --method gradcam takes a layer', config.layer);
-  config.inputs.filter(isPhantomInput).forEach(checkPhantomInput);
-  const peeked = await peekModelLayers(config.model.source);
-  if (peeked) checkLayers(config, target, peeked);
-  return { config, target, peeked };
+  if (target.kind === 'filter') checkChannel('target', checkLayerName('target', target.layer, layers), target.channel);
+  if (config.layer !== undefined) checkLayerName('layer', config.layer, layers);
 }
 
-function checkLayers(config: AttributeConfig, target: AttributionTarget, layers: LayerInfo[]): void {
-  if (target.kind === 'filter') checkChannel('--target', checkLayerName('--target', target.layer, layers), target.channel);
-  if (config.layer !== undefined) checkLayerName('--layer', config.layer, layers);
+/** Grad-CAM takes a layer, and only Grad-CAM does. */
+export function checkGradcamLayer(config: Pick<AttributeConfig, 'method' | 'layer'>): void {
+  if (config.method === 'gradcam' && config.layer === undefined) throw invalidParameterError('layer', "a layer name (gradcam weighs a layer's channels by their mean gradient)", undefined);
+  if (config.method !== 'gradcam' && config.layer !== undefined) throw invalidParameterError('layer', `no value: only method gradcam takes a layer, not ${config.method}`, config.layer);
 }
 
-function methodOptions(config: AttributeConfig): MethodOptions {
-  return { samples: config.samples, sigma: config.sigma, steps: config.steps, baseline: config.baseline, blurSigma: config.blurSigma, batch: config.batch, layer: config.layer, seed: config.seed };
+function methodOptions(config: AttributeConfig, batch: number): MethodOptions {
+  return { samples: config.samples, sigma: config.sigma, steps: config.steps, baseline: config.baseline, blurSigma: config.blurSigma, batch, layer: config.layer, seed: config.seed };
+}
+
+/** SmoothGrad / IG images per engine call on a padded height x width slice: `batch` if set, else what fits `memory`. */
+export function chunkFor(model: LayersModel, config: AttributeConfig, height: number, width: number): number {
+  const count = config.method === 'smoothgrad' ? config.samples : config.method === 'integrated-gradients' ? config.steps + 2 : 1;
+  return config.batch ?? sampleChunk(model, height, width, config.memory, count);
 }
 
 /** The attribution map of one slice (height x width, the slice's own pixels). */
@@ -117,30 +117,32 @@ export interface OpenedEngine {
   engine: Engine;
 }
 
-/** The target's layer, Grad-CAM's layer and the model's channels against the loaded model (UsageError). */
-export function checkAttributeModel(model: LayersModel, config: AttributeConfig): void {
-  checkLayers(config, parseTarget(config.target), layersFromModel(model));
+/** Attribution maps are per pixel of a grey slice: the model must take 1-channel images. */
+export function checkAttributeChannels(model: LayersModel): void {
   const channels = modelChannels(model);
   if (channels !== 1) throw new UsageError(`attribute supports 1-channel models (MR slices); this model takes ${channels} channels`);
 }
 
 /**
  * Overlay, raw map and native-format map of every slice on an opened model (checked against it with
- * checkAttributeModel): the work of `runAttribute` and of the `attribute` mode.
+ * checkAttributeLayers): the work of the `attribute` mode.
  */
-export async function attributeSlices(opened: OpenedEngine, config: AttributeConfig, slices: readonly Slice[], onEvent?: (e: RealSliceEvent) => void): Promise<AttributionRecord[]> {
+export async function attributeSlices(opened: OpenedEngine, config: AttributeConfig, slices: readonly Slice[], emit?: EventSink): Promise<AttributionRecord[]> {
   const target = parseTarget(config.target);
   const signed = ATTRIBUTION_METHODS[config.method]!.signed;
   const results: AttributionRecord[] = [];
   for (const [index, slice] of slices.entries()) {
-    onEvent?.({ type: 'slice', input: slice.input, index, total: slices.length });
+    emit?.({ type: 'progress', done: index, total: slices.length, label: slice.input });
     const t0 = performance.now();
-    const out = await attributeSlice(opened.engine, opened.model, slice, target, config.method, methodOptions(config));
+    const divisor = sizeMultiple(opened.model);
+    const batch = chunkFor(opened.model, config, Math.ceil(slice.height / divisor) * divisor, Math.ceil(slice.width / divisor) * divisor);
+    const out = await attributeSlice(opened.engine, opened.model, slice, target, config.method, methodOptions(config, batch));
     const ms = performance.now() - t0;
     const base = `${slice.name}_${config.method}`;
     await writeFileAtomic(path.join(config.out, `${base}.png`), await renderOverlay(slice.data, out.map, slice.width, slice.height, signed));
     await writeNpy(path.join(config.out, `${base}.npy`), out.map, [slice.height, slice.width]);
     const record: AttributionRecord = { input: slice.input, method: config.method, target: config.target, overlay: `${base}.png`, npy: `${base}.npy`, ms };
+    if (config.method === 'smoothgrad' || config.method === 'integrated-gradients') record.batch = batch;
     const format = slice.source.meta.format;
     if (format === 'nifti' || format === 'dicom') {
       const file = `${base}${format === 'nifti' ? '.nii.gz' : '.dcm'}`;
@@ -172,22 +174,4 @@ export async function loadAttributeSlices(config: AttributeConfig): Promise<{ sl
   const { slices, failures } = await loadSlices(config.inputs, { include: config.include, window: config.window, channels: 1 });
   for (const s of slices) checkTargetInside(target, s.width, s.height, s.input);
   return { slices, failures: failures.map((f) => ({ input: f.input, error: f.error })) };
-}
-
-export async function runAttribute(raw: unknown, onEvent?: (e: RealSliceEvent) => void): Promise<AttributeResult> {
-  const start = performance.now();
-  const { config } = await validateAttribute(raw);
-  await ensureWritableDir(config.out);
-  // Slices before the model: a region outside a slice is a usage error, found before any model loads.
-  const { slices, failures } = await loadAttributeSlices(config);
-  const opened = await openModel(config.model, onEvent);
-  try {
-    checkAttributeModel(opened.model, config);
-    const results = [...failures, ...(await attributeSlices(opened, config, slices, onEvent))];
-    const result = { config, model: opened.info, results, wallTimeMs: performance.now() - start };
-    await writeFileAtomic(path.join(config.out, 'manifest.json'), `${JSON.stringify({ command: 'attribute', ...result }, null, 2)}\n`);
-    return result;
-  } finally {
-    opened.engine.dispose();
-  }
 }

@@ -25,7 +25,7 @@ export interface MethodOptions {
   steps: number;
   baseline: 'zero' | 'blur';
   blurSigma: number;
-  /** Images per engine call for SmoothGrad and IG. */
+  /** Images per engine call for SmoothGrad and IG (a chunk of the samples; see sampleChunk). */
   batch: number;
   layer?: string;
   seed: number;
@@ -63,21 +63,32 @@ function sumChannels(data: Float32Array, pixels: number, channels: number): Floa
   return out;
 }
 
-/** Mean input gradient over `count` images made by `fill(i, into)`, `batch` images per engine call. */
-async function meanGradient(input: MethodInput, count: number, fill: (i: number, into: Float32Array) => void): Promise<Float32Array> {
+/**
+ * Input gradients of `count` images made by `fill(i, into)`, in chunks of `options.batch` images per
+ * engine call: one compiled gradient graph serves every chunk (the target's graph has a symbolic batch
+ * size), one input buffer is refilled, and the gradients are summed in place in float64, so memory is
+ * one chunk's whatever the count. Returns the sum of the gradients of images [0, summed) and every
+ * image's objective value.
+ */
+export async function gradientSum(input: MethodInput, count: number, summed: number, fill: (i: number, into: Float32Array) => void): Promise<{ sum: Float64Array; values: Float32Array }> {
   const size = input.x.length;
-  const mean = new Float64Array(size);
-  for (let start = 0; start < count; start += input.options.batch) {
-    const n = Math.min(input.options.batch, count - start);
-    const data = new Float32Array(n * size);
+  const sum = new Float64Array(size);
+  const values = new Float32Array(count);
+  const chunk = Math.max(1, Math.min(input.options.batch, count));
+  const buffer = new Float32Array(chunk * size);
+  for (let start = 0; start < count; start += chunk) {
+    const n = Math.min(chunk, count - start);
+    const data = n === chunk ? buffer : buffer.subarray(0, n * size);
     for (let i = 0; i < n; i++) fill(start + i, data.subarray(i * size, (i + 1) * size));
     const batch: Batch = { data, n, height: input.height, width: input.width, channels: input.channels };
-    const { gradient } = await input.engine.gradient(batch, input.objective(n), 'none');
-    for (let i = 0; i < n; i++) {
-      for (let p = 0; p < size; p++) mean[p]! += gradient[i * size + p]! / count;
+    const { values: v, gradient } = await input.engine.gradient(batch, input.objective(n), 'none');
+    values.set(v, start);
+    for (let i = 0; i < n && start + i < summed; i++) {
+      const offset = i * size;
+      for (let p = 0; p < size; p++) sum[p]! += gradient[offset + p]!;
     }
   }
-  return Float32Array.from(mean);
+  return { sum, values };
 }
 
 async function plainGradient(input: MethodInput): Promise<Float32Array> {
@@ -138,10 +149,13 @@ export const ATTRIBUTION_METHODS: Readonly<Record<string, AttributionMethod>> = 
       }
       const sd = input.options.sigma * (hi - lo || 1);
       const rng = createRng(input.options.seed);
-      const g = await meanGradient(input, input.options.samples, (_, into) => {
+      const samples = input.options.samples;
+      // Noise is drawn in sample order, so the map does not depend on the chunk size.
+      const { sum } = await gradientSum(input, samples, samples, (_, into) => {
         for (let p = 0; p < into.length; p++) into[p] = input.x[p]! + sd * rng.normal();
       });
-      return { map: sumChannels(g, input.width * input.height, input.channels) };
+      const mean = Float32Array.from(sum, (v) => v / samples);
+      return { map: sumChannels(mean, input.width * input.height, input.channels) };
     },
   },
   'integrated-gradients': {
@@ -149,18 +163,19 @@ export const ATTRIBUTION_METHODS: Readonly<Record<string, AttributionMethod>> = 
     run: async (input) => {
       const base = baselineOf(input);
       const steps = input.options.steps;
-      const g = await meanGradient(input, steps, (i, into) => {
-        const alpha = (i + 0.5) / steps;
+      // Images 0..steps-1 are the path's midpoints; steps and steps+1 are x and the baseline, whose
+      // objective values (for the completeness check) come from the same graph and chunks.
+      const { sum, values } = await gradientSum(input, steps + 2, steps, (i, into) => {
+        const alpha = i < steps ? (i + 0.5) / steps : i === steps ? 1 : 0;
         for (let p = 0; p < into.length; p++) into[p] = base[p]! + alpha * (input.x[p]! - base[p]!);
       });
-      const attr = g.map((v, p) => v * (input.x[p]! - base[p]!));
-      const both: Batch = { data: new Float32Array(2 * input.x.length), n: 2, height: input.height, width: input.width, channels: input.channels };
-      both.data.set(input.x, 0);
-      both.data.set(base, input.x.length);
-      const [fx, fBaseline] = await input.engine.evaluate(both, input.objective(2));
-      let sum = 0;
-      for (const v of attr) sum += v;
-      return { map: sumChannels(attr, input.width * input.height, input.channels), completeness: { fx: fx!, fBaseline: fBaseline!, sum } };
+      const attr = new Float32Array(input.x.length);
+      let total = 0;
+      for (let p = 0; p < attr.length; p++) {
+        attr[p] = (sum[p]! / steps) * (input.x[p]! - base[p]!);
+        total += attr[p]!;
+      }
+      return { map: sumChannels(attr, input.width * input.height, input.channels), completeness: { fx: values[steps]!, fBaseline: values[steps + 1]!, sum: total } };
     },
   },
   gradcam: {

@@ -8,8 +8,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 import type { Engine } from '../engine/engine.js';
+import type { EventSink } from '../events.js';
 import type { LayersModel } from '../tf.js';
-import { ensureWritableDir, writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { renderSheet, type SheetTile } from '../render/sheet.js';
 import { minMaxWindow, renderTile } from '../render/tile.js';
 import { sizeMultiple } from '../model/input-size.js';
@@ -20,11 +21,9 @@ import { parseInit, prepareInit } from '../ascent/init.js';
 import { visualizeFilters } from '../ascent/visualize.js';
 import { modelChannels } from '../model/introspect.js';
 import { resize } from '../ascent/resample.js';
-import { UsageError } from '../errors.js';
-import { modelOptions, parseConfig, percentileWindow } from '../activations/config-common.js';
-import { checkChannel, checkLayerName, layersFromModel, peekModelLayers, type LayerInfo } from '../activations/model-layers.js';
+import { modelOptions, percentileWindow } from '../activations/config-common.js';
+import { checkChannelInLayers, checkLayerNames, type LayerInfo } from '../activations/model-layers.js';
 import { loadSlices, padToMultiple, phantomImage, toSlice, type Slice } from '../activations/slices.js';
-import { openModel, type OpenedModel, type RealSliceEvent } from '../activations/run-context.js';
 
 export const examplesConfigSchema = z
   .object({
@@ -71,30 +70,15 @@ export interface ExamplesLayerRecord {
   filters: { filter: number; synthetic?: { activation: number }; patches: Patch[] }[];
 }
 
-export interface ExamplesResult {
-  config: ExamplesConfig;
-  model: OpenedModel['info'];
-  slices: number;
-  failures: { input: string; error: string }[];
-  layers: ExamplesLayerRecord[];
-  wallTimeMs: number;
+/** Layer names of `config` against a model's layers (peeked from its model.json, or the loaded model's). */
+export function checkExamplesLayers(config: Pick<ExamplesConfig, 'layers'>, layers: readonly LayerInfo[]): void {
+  checkLayerNames('layers', config.layers, layers);
 }
 
-export async function validateExamples(raw: unknown): Promise<{ config: ExamplesConfig; peeked?: LayerInfo[] }> {
-  const config = parseConfig(examplesConfigSchema, raw);
-  // Two options at once, not one library option the CLI would rename: the message names both as typed.
-  if (config.inputs.length === 0 && config.phantoms === undefined) throw new UsageError('Expected a folder of slices or a number of phantoms for DIR or --phantoms but received nothing');
+/** A listed filter (`--filters 3,70`) exists in every chosen layer. */
+export function checkExamplesFilters(config: Pick<ExamplesConfig, 'layers' | 'filters'>, layers: readonly LayerInfo[]): void {
   const selection = parseFilterSelection(config.filters);
-  const peeked = await peekModelLayers(config.model.source);
-  if (peeked) checkLayers(config, selection.kind === 'list' ? Math.max(...selection.indices) : undefined, peeked);
-  return { config, peeked };
-}
-
-function checkLayers(config: ExamplesConfig, top: number | undefined, layers: LayerInfo[]): void {
-  for (const name of config.layers) {
-    const info = checkLayerName('--layers', name, layers);
-    if (top !== undefined) checkChannel('--filters', info, top);
-  }
+  checkChannelInLayers('filters', selection.kind === 'list' ? Math.max(...selection.indices) : undefined, config.layers, layers);
 }
 
 interface Best {
@@ -175,20 +159,14 @@ export interface OpenedEngine {
   engine: Engine;
 }
 
-/** Layer names and listed filters of `config` against the loaded model (UsageError naming the option). */
-export function checkExamplesModel(model: LayersModel, config: ExamplesConfig): void {
-  const sel = parseFilterSelection(config.filters);
-  checkLayers(config, sel.kind === 'list' ? Math.max(...sel.indices) : undefined, layersFromModel(model));
-}
-
 export interface ExamplesOutput {
   slices: number;
   failures: { input: string; error: string }[];
   layers: ExamplesLayerRecord[];
 }
 
-/** Sheets of the top patches per filter on an opened model: the work of `runExamples` and of the `examples` mode. */
-export async function examplesOnModel(opened: OpenedEngine, config: ExamplesConfig, onEvent?: (e: RealSliceEvent) => void): Promise<ExamplesOutput> {
+/** Sheets of the top patches per filter on an opened model: the work of the `examples` mode. */
+export async function examplesOnModel(opened: OpenedEngine, config: ExamplesConfig, emit?: EventSink): Promise<ExamplesOutput> {
   const { model, engine } = opened;
   const channels = modelChannels(model);
   const { slices, failures } = await loadSlices(config.inputs, { include: config.include, window: config.window, channels });
@@ -201,7 +179,7 @@ export async function examplesOnModel(opened: OpenedEngine, config: ExamplesConf
   const recipe = getRecipe('seed');
   const layers: ExamplesLayerRecord[] = [];
   for (const [li, layer] of config.layers.entries()) {
-    onEvent?.({ type: 'layer', layer, index: li, total: config.layers.length });
+    emit?.({ type: 'progress', done: li, total: config.layers.length, label: `layer ${layer}` });
     const count = (model.getLayer(layer).outputShape as number[])[3]!;
     const filters = resolveFilters(selection, layer, count, config.seed);
     const { best, stride } = await topUnits(engine, model, slices, layer, filters, config.top, config.batch);
@@ -256,20 +234,4 @@ export async function examplesOnModel(opened: OpenedEngine, config: ExamplesConf
     layers.push({ layer, receptiveField: { size: rf.size, jump: rf.jump }, stride, sheet, filters: records });
   }
   return { slices: slices.length, failures, layers };
-}
-
-export async function runExamples(raw: unknown, onEvent?: (e: RealSliceEvent) => void): Promise<ExamplesResult> {
-  const start = performance.now();
-  const { config, peeked } = await validateExamples(raw);
-  await ensureWritableDir(config.out);
-  const opened = await openModel(config.model, onEvent);
-  try {
-    if (!peeked) checkExamplesModel(opened.model, config);
-    const output = await examplesOnModel(opened, config, onEvent);
-    const result: ExamplesResult = { config, model: opened.info, ...output, wallTimeMs: performance.now() - start };
-    await writeFileAtomic(path.join(config.out, 'manifest.json'), `${JSON.stringify({ command: 'examples', ...result }, null, 2)}\n`);
-    return result;
-  } finally {
-    opened.engine.dispose();
-  }
 }

@@ -1,16 +1,19 @@
 /**
- * What the real-slice modes (activations, attribute, examples) share: their library code reports
- * per-slice and per-layer events; the run context's sink takes progress events.
+ * What the real-slice modes (activations, attribute, examples) share: layer checks against the
+ * model's topology during validation, and the summary's time format.
  */
-import type { RealSliceEvent } from '../activations/run-context.js';
-import type { EventSink } from '../events.js';
+import { peekModelLayers, type LayerInfo } from '../activations/model-layers.js';
+import type { CheckAt, ConfigPath } from '../run/mode.js';
 
-export function progressTo(emit: EventSink): (e: RealSliceEvent) => void {
-  return (e) => {
-    if (e.type === 'slice') emit({ type: 'progress', done: e.index, total: e.total, label: e.input });
-    else if (e.type === 'layer') emit({ type: 'progress', done: e.index, total: e.total, label: `layer ${e.layer}` });
-    // 'engine': the run context has announced the engine and any fallback already.
-  };
+/**
+ * Runs CHECKS against the layers of `source`'s topology (model.json: builtin or a TensorFlow.js
+ * model), each at its config path, so a bad layer name or channel fails before any model loads. For
+ * models whose layers only loading tells (Keras .h5), the mode's checkModel runs the same checks.
+ */
+export function checkAgainstPeekedModel(source: string, at: CheckAt, checks: (layers: LayerInfo[]) => [ConfigPath, () => void][]): void {
+  const layers = peekModelLayers(source);
+  if (!layers) return;
+  for (const [path, check] of checks(layers)) at(path, check);
 }
 
 export function seconds(ms: number): string {

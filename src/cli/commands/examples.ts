@@ -1,10 +1,9 @@
 /** `unet-dream examples DIR --layers L`: the real patches that excite each filter most, a sheet per layer. */
 import type { Argv, CommandModule } from 'yargs';
-import { runExamples } from '../../examples/examples.js';
-import { splitList, withCommonOptions, type CommonArgs } from '../options.js';
-import { outcome } from '../outcome.js';
-import { defined, modelConfig, progress } from './real-slices.js';
-import { windowOption } from './activations.js';
+import { examplesStages } from '../../modes/examples/schema.js';
+import { defined, modelConfig, splitList, withCommonOptions, withDefault, type CommonArgs } from '../options.js';
+import { validateAndRun } from './pipeline-runner.js';
+import { REAL_SLICE_FLAGS, windowOption, withSliceOptions } from './real-slices.js';
 
 interface ExamplesArgs extends CommonArgs {
   inputs?: string[];
@@ -20,48 +19,51 @@ interface ExamplesArgs extends CommonArgs {
   window?: string;
 }
 
+const { seed, ascend } = examplesStages;
+
+const FLAGS: Readonly<Record<string, string>> = Object.freeze({
+  ...REAL_SLICE_FLAGS,
+  'seed.phantoms': '--phantoms',
+  'seed.size': '--size',
+  'ascend.layers': '--layers',
+  'ascend.filters': '--filters',
+  'ascend.top': '--top',
+  'ascend.synthetic': '--synthetic',
+  'ascend.steps': '--steps',
+  'ascend.batch': '--batch',
+});
+
 export const examplesCommand: CommandModule<object, ExamplesArgs> = {
   command: 'examples [inputs..]',
   describe: 'top-k real patches per filter (cropped to the receptive field), with the synthetic image first',
   builder: (yargs: Argv) =>
-    withCommonOptions(yargs)
+    withSliceOptions(withCommonOptions(yargs))
       .positional('inputs', { type: 'string', array: true, describe: 'folders or files of slices (or use --phantoms N)' })
       .option('layers', { type: 'string', describe: 'comma-separated layer names (required)' })
-      .option('filters', { type: 'string', describe: '0-15 | 3,5,9 | random:8 | all (default random:8)' })
-      .option('top', { type: 'number', describe: 'patches per filter (default 9)' })
+      .option('filters', { type: 'string', describe: withDefault('0-15 | 3,5,9 | random:8 | all', ascend, 'filters') })
+      .option('top', { type: 'number', describe: withDefault('patches per filter', ascend, 'top') })
       .option('phantoms', { type: 'number', describe: 'generate N random phantoms as the slices' })
-      .option('size', { type: 'number', describe: 'phantom size (default 256)' })
+      .option('size', { type: 'number', describe: withDefault('phantom size', seed, 'size') })
       .option('synthetic', { type: 'boolean', describe: "put the filter's synthetic image first (default true; --no-synthetic to skip)" })
       .option('steps', { type: 'number', describe: 'ascent steps of the synthetic images (default 20)' })
-      .option('batch', { type: 'number', describe: 'slices per forward pass (default 8)' })
-      .option('include', { type: 'string', describe: 'glob filter for folders' })
-      .option('window', { type: 'string', describe: 'input percentiles LOW,HIGH mapped to [0, 1] (default 0.5,99.5)' }) as unknown as Argv<ExamplesArgs>,
+      .option('batch', { type: 'number', describe: withDefault('slices per forward pass', ascend, 'batch') })
+      .example('$0 examples slices/ --layers dconv128 --filters 0-7 --top 9', 'the 9 strongest patches of 8 filters over a folder')
+      .example('$0 examples --phantoms 100 --layers dconv256 --filters random:8', 'the same over 100 generated phantoms') as unknown as Argv<ExamplesArgs>,
   handler: async (args) => {
-    const out = args.out ?? 'outputs/examples';
-    const config = defined({
+    const config = {
       model: modelConfig(args),
-      inputs: args.inputs,
-      layers: splitList(args.layers),
-      filters: args.filters,
-      top: args.top,
-      phantoms: args.phantoms,
-      size: args.size,
-      synthetic: args.synthetic,
-      steps: args.steps,
-      batch: args.batch,
-      include: args.include,
-      window: windowOption(args.window),
-      seed: args.seed,
-      out,
-    });
-    const result = await runExamples(config, progress(args));
-    if (result.failures.length) outcome.exitCode = 1;
-    if (args.json) {
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-      return;
-    }
-    for (const f of result.failures) process.stdout.write(`ERROR ${f.error}\n`);
-    for (const l of result.layers) process.stdout.write(`${l.layer}: ${l.filters.length} filters x top ${result.config.top} of ${result.slices} slices -> ${l.sheet}\n`);
-    process.stdout.write(`wrote ${out} (${(result.wallTimeMs / 1000).toFixed(1)} s)\n`);
+      seed: defined({ inputs: args.inputs, phantoms: args.phantoms, size: args.size, include: args.include, window: windowOption(args.window), seed: args.seed }),
+      ascend: defined({
+        mode: 'examples',
+        layers: splitList(args.layers),
+        filters: args.filters,
+        top: args.top,
+        synthetic: args.synthetic,
+        steps: args.steps,
+        batch: args.batch,
+      }),
+      write: defined({ out: args.out }),
+    };
+    await validateAndRun(config, args, 'examples', { flags: FLAGS });
   },
 };

@@ -1,13 +1,14 @@
 /**
  * The attribute mode: which input pixels drive the network's output, a region of it or a filter
- * (src/attribution/). Runs in this thread; SmoothGrad and IG samples go to the engine in batches.
+ * (src/attribution/). Runs in this thread; SmoothGrad and IG samples go to the engine in chunks
+ * sized by a memory budget, all through one compiled gradient graph.
  */
-import { attributeSlices, checkAttributeModel, loadAttributeSlices, type AttributionRecord } from '../../attribution/attribute.js';
-import { parseTarget } from '../../attribution/target.js';
-import { checkPhantomInput, isPhantomInput } from '../../activations/slices.js';
-import { UsageError } from '../../errors.js';
+import { attributeSlices, checkAttributeChannels, checkAttributeLayers, checkGradcamLayer, loadAttributeSlices, type AttributionRecord } from '../../attribution/attribute.js';
+import { checkTargetInside, parseTarget } from '../../attribution/target.js';
+import { layersFromModel } from '../../activations/model-layers.js';
+import { isPhantomInput, phantomSize } from '../../activations/slices.js';
 import { defineMode } from '../../run/mode.js';
-import { progressTo, seconds } from '../real-slices.js';
+import { checkAgainstPeekedModel, seconds } from '../real-slices.js';
 import { attributeStages, libraryConfig, type AttributeModeConfig } from './schema.js';
 
 export const attributeMode = defineMode<AttributeModeConfig>({
@@ -15,24 +16,31 @@ export const attributeMode = defineMode<AttributeModeConfig>({
   description: 'attribution maps (gradient, SmoothGrad, integrated gradients, Grad-CAM) of an output, region or filter on real slices',
   stages: attributeStages,
   check(config, at) {
-    at(['ascend', 'target'], () => parseTarget(config.ascend.target));
-    at(['ascend', 'layer'], () => {
-      const gradcam = config.ascend.method === 'gradcam';
-      if (gradcam && config.ascend.layer === undefined) throw new UsageError("method gradcam needs a layer (it weighs that layer's channels by their mean gradient)");
-      if (!gradcam && config.ascend.layer !== undefined) throw new UsageError(`only method gradcam takes a layer, not ${config.ascend.method}`);
-    });
+    // A target that does not parse is reported once, here; the checks below that read it are skipped.
+    let targetParses = false;
+    at(['ascend', 'target'], () => (targetParses = parseTarget(config.ascend.target) !== undefined));
+    at(['ascend', 'layer'], () => checkGradcamLayer(config.ascend));
     config.seed.inputs.forEach((text, i) => {
-      if (isPhantomInput(text)) at(['seed', 'inputs', i], () => checkPhantomInput(text));
+      if (!isPhantomInput(text)) return;
+      // A phantom's size is in its name: a region outside it is found here (a file's, once it is read).
+      let size: number | undefined;
+      at(['seed', 'inputs', i], () => (size = phantomSize(text)));
+      if (size !== undefined && targetParses) at(['ascend', 'target'], () => checkTargetInside(parseTarget(config.ascend.target), size!, size!, text));
     });
+    checkAgainstPeekedModel(config.model.source, at, (layers) => [
+      ...(targetParses ? [[['ascend', 'target'], () => checkAttributeLayers({ target: config.ascend.target, layer: undefined }, layers)] as [string[], () => void]] : []),
+      [['ascend', 'layer'], () => checkAttributeLayers({ target: 'output', layer: config.ascend.layer }, layers)],
+    ]);
   },
   checkModel(model, config) {
-    checkAttributeModel(model, libraryConfig(config));
+    checkAttributeLayers(config.ascend, layersFromModel(model));
+    checkAttributeChannels(model);
   },
   async run(ctx, config) {
     const c = libraryConfig(config);
     const { slices, failures } = await loadAttributeSlices(c);
     for (const f of failures) ctx.emit({ type: 'warn', message: f.error! });
-    const records = await attributeSlices({ model: ctx.loaded.model, engine: ctx.engine }, c, slices, progressTo(ctx.emit));
+    const records = await attributeSlices({ model: ctx.loaded.model, engine: ctx.engine }, c, slices, ctx.emit);
     return { results: [...failures, ...records] };
   },
   summarize(manifest, config) {

@@ -23,6 +23,7 @@ export const attributeStages = {
       baseline: option.baseline,
       blurSigma: option.blurSigma,
       batch: option.batch,
+      memory: option.memory,
     })
     .strict(),
   write: z.object({ out: option.out.default('outputs/attribute') }).strict(),

@@ -2,11 +2,12 @@
  * The examples mode: for chosen filters, the real patches that excite them most, cropped to the
  * unit's receptive field, one sheet per layer (src/examples/). Runs in this thread.
  */
-import { checkExamplesModel, examplesOnModel, type ExamplesLayerRecord } from '../../examples/examples.js';
+import { checkExamplesFilters, checkExamplesLayers, examplesOnModel, type ExamplesLayerRecord } from '../../examples/examples.js';
+import { layersFromModel } from '../../activations/model-layers.js';
 import { parseFilterSelection } from '../../ascent/filters.js';
 import { UsageError } from '../../errors.js';
 import { defineMode } from '../../run/mode.js';
-import { progressTo, seconds } from '../real-slices.js';
+import { checkAgainstPeekedModel, seconds } from '../real-slices.js';
 import { examplesStages, libraryConfig, type ExamplesModeConfig } from './schema.js';
 
 export const examplesMode = defineMode<ExamplesModeConfig>({
@@ -15,15 +16,23 @@ export const examplesMode = defineMode<ExamplesModeConfig>({
   stages: examplesStages,
   check(config, at) {
     at(['seed', 'inputs'], () => {
-      if (config.seed.inputs.length === 0 && config.seed.phantoms === undefined) throw new UsageError('expected a folder of slices, or seed.phantoms');
+      if (config.seed.inputs.length === 0 && config.seed.phantoms === undefined) throw new UsageError('expected folders or files of slices, or a number of phantoms (--phantoms, seed.phantoms)');
     });
-    at(['ascend', 'filters'], () => parseFilterSelection(config.ascend.filters));
+    let filtersParse = false;
+    at(['ascend', 'filters'], () => (filtersParse = parseFilterSelection(config.ascend.filters) !== undefined));
+    checkAgainstPeekedModel(config.model.source, at, (layers) => [
+      [['ascend', 'layers'], () => checkExamplesLayers(config.ascend, layers)],
+      // A selection that does not parse is reported once, above.
+      ...(filtersParse ? [[['ascend', 'filters'], () => checkExamplesFilters(config.ascend, layers)] as [string[], () => void]] : []),
+    ]);
   },
   checkModel(model, config) {
-    checkExamplesModel(model, libraryConfig(config));
+    const layers = layersFromModel(model);
+    checkExamplesLayers(config.ascend, layers);
+    checkExamplesFilters(config.ascend, layers);
   },
   async run(ctx, config) {
-    const { slices, failures, layers } = await examplesOnModel({ model: ctx.loaded.model, engine: ctx.engine }, libraryConfig(config), progressTo(ctx.emit));
+    const { slices, failures, layers } = await examplesOnModel({ model: ctx.loaded.model, engine: ctx.engine }, libraryConfig(config), ctx.emit);
     for (const f of failures) ctx.emit({ type: 'warn', message: f.error });
     // One result per layer (its sheet and patches); the slices that could not be read are listed apart.
     return { results: layers, extra: { slices, failures } };
