@@ -73,10 +73,15 @@ export async function ascendSpectral(
   const adam = new AdamAscent(coefficients.length, params.lr);
   const stages = transformsOf(settings, params.divisor);
   const regularizers = REGULARIZER_NAMES.filter((name) => settings[name] > 0);
-  const pixelsOf = (c: Float32Array) => sigmoid(param.toImage(c));
+  // One buffer each for the step's logits, pixels and chained gradient: a step allocates only what the engine returns.
+  const logitsBuffer = new Float32Array(param.size);
+  const pixelsBuffer = new Float32Array(param.size);
+  const chained = new Float32Array(param.size);
+  const coefficientGradient = new Float32Array(param.size);
+  const pixelsOf = (c: Float32Array) => sigmoid(param.toImage(c, logitsBuffer), pixelsBuffer);
   const asBatch = (data: Float32Array, s: ImageShape): Batch => ({ data, ...s });
 
-  const startValues = await engine.evaluate(asBatch(pixelsOf(coefficients), shape), objective);
+  const startValues = await engine.evaluate(asBatch(Float32Array.from(pixelsOf(coefficients)), shape), objective);
   // Dead until a step after the rescue sees a gradient; with no such step, judged by the end values.
   const live = Array.from({ length: shape.n }, () => false);
   const rescue = Math.min(settings.rescueSteps, params.steps);
@@ -104,7 +109,7 @@ export async function ascendSpectral(
       const penalty = REGULARIZERS[name](pixels, shape);
       for (let j = 0; j < g.length; j++) g[j] = g[j]! - weight * penalty.gradient[j]!;
     }
-    adam.step(coefficients, param.adjoint(sigmoidBackward(pixels, g)));
+    adam.step(coefficients, param.adjoint(sigmoidBackward(pixels, g, chained), coefficientGradient));
     for (let b = 0; b < shape.n; b++) curves[b]!.push(values[b]!);
     onStep?.(i + 1, values);
   }
