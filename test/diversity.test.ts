@@ -14,7 +14,11 @@ import { gramDiversity } from '../src/ascent/diversity.js';
 import { checkDiversity, runFilterJob, type JobOptions } from '../src/ascent/visualize.js';
 import { LUCID_DEFAULTS } from '../src/ascent/recipes.js';
 import { parseInit, prepareInit } from '../src/ascent/init.js';
-import { tinyConvNet } from './helpers.js';
+import { validatePipeline } from '../src/pipeline/validate.js';
+import { runPipeline } from '../src/pipeline/run.js';
+import sharp from 'sharp';
+import path from 'node:path';
+import { tempDir, tinyConvNet } from './helpers.js';
 
 function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const rng = createRng(seed);
@@ -167,5 +171,41 @@ describe('diversity through the lucid ascent', () => {
   it('the seed recipe refuses diversity with a one-line error naming the option', () => {
     expect(() => checkDiversity({ diversity: { copies: 4, weight: 1 } })).toThrow(/^diversity: N images per filter needs a spectral recipe \(lucid\)/);
     expect(checkDiversity({ diversity: { copies: 1, weight: 1 } })).toBe(1);
+  });
+});
+
+describe('diversity through the filters pipeline', () => {
+  it('records each filter\'s images, distance and tiles; the sheet has a row per filter', async () => {
+    const out = tempDir();
+    const manifest = await runPipeline(
+      validatePipeline({
+        model: { source: 'builtin', backend: 'onnx', threads: 1 },
+        seed: { size: 16 },
+        ascend: { recipe: 'lucid', layers: ['dconv64'], filters: '0-1', steps: 10, diversity: 3, lucid: { rescueSteps: 2 } },
+        write: { out },
+      }),
+      { command: 'test' },
+    );
+    const results = manifest.results as { filter: number; rect: { x: number; y: number }; diversity: { images: number; weight: number; meanGramDistance: number; ends: number[]; rects: { x: number; y: number }[] } }[];
+    expect(results.map((r) => r.filter)).toEqual([0, 1]);
+    for (const r of results) {
+      expect(r.diversity.images).toBe(3);
+      expect(r.diversity.weight).toBe(100);
+      expect(r.diversity.ends).toHaveLength(3);
+      expect(r.diversity.meanGramDistance).toBeGreaterThan(0);
+      expect(r.diversity.meanGramDistance).toBeLessThanOrEqual(1);
+      // A row per filter: the three tiles share a y, left to right, and the first is the record's rect.
+      expect(new Set(r.diversity.rects.map((t) => t.y)).size).toBe(1);
+      expect(r.diversity.rects[0]).toMatchObject(r.rect);
+      expect(r.diversity.rects[1]!.x).toBeGreaterThan(r.diversity.rects[0]!.x);
+    }
+    expect(results[1]!.rect.y).toBeGreaterThan(results[0]!.rect.y);
+    const sheet = await sharp(path.join(out, 'dconv64.png')).metadata();
+    expect(sheet.width).toBeGreaterThan(results[0]!.diversity.rects[2]!.x);
+  }, 300_000);
+
+  it('the seed recipe with --diversity is refused before anything runs, at its path', () => {
+    expect(() => validatePipeline({ ascend: { recipe: 'seed', diversity: 3 } })).toThrow(/ascend\.diversity.*spectral recipe/);
+    expect(() => validatePipeline({ ascend: { recipe: 'lucid', diversity: 0 } })).toThrow(/ascend\.diversity/);
   });
 });
