@@ -10,7 +10,7 @@ import { TfjsEngine } from '../src/engine/tfjs-engine.js';
 import { OnnxEngine } from '../src/engine/onnx/onnx-engine.js';
 import type { Batch, Engine, LayerMaps } from '../src/engine/engine.js';
 import { createRng } from '../src/random.js';
-import { gramDiversity } from '../src/ascent/diversity.js';
+import { diverseStep, gramDiversity } from '../src/ascent/diversity.js';
 import { checkDiversity, runFilterJob, type JobOptions } from '../src/ascent/visualize.js';
 import { LUCID_DEFAULTS } from '../src/ascent/recipes.js';
 import { parseInit, prepareInit } from '../src/ascent/init.js';
@@ -80,6 +80,19 @@ describe('weighted objective (the penalty carried back to the input) on both eng
   afterAll(() => {
     tfjs?.dispose();
     onnx?.dispose();
+  });
+
+  it('a diverse step\'s values are the filter objective\'s own (mean, neuron, negative), and weight 0 gives its gradient', async () => {
+    const x: Batch = { data: randomArray(4 * 8 * 8, 21, 0, 1), n: 4, height: 8, width: 8, channels: 1 };
+    for (const extra of [{}, { position: { y: 0.5, x: 0.25 } }, { negative: true }]) {
+      const objective = { kind: 'filter' as const, layer: 'c2', filters: [0, 0, 2, 2], ...extra };
+      const step = await diverseStep(onnx, x, objective, { copies: 2, weight: 0 });
+      const plain = await onnx.gradient(x, objective, 'none');
+      for (let b = 0; b < 4; b++) expect(step.values[b]).toBeCloseTo(plain.values[b]!, 5);
+      const scale = maxAbs(plain.gradient);
+      for (let i = 0; i < plain.gradient.length; i++) expect(Math.abs(step.gradient[i]! - plain.gradient[i]!)).toBeLessThan(1e-4 * scale);
+      expect(step.meanDistance).toHaveLength(2);
+    }
   });
 
   for (const layer of ['c1', 'c2']) {
