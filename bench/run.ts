@@ -108,11 +108,11 @@ if (recipes) {
   md.push(
     `lucid vs seed recipes on ${recipes.model}, ${recipes.size}x${recipes.size}, filters 0-${recipes.filtersPerLayer - 1} of each layer, seeds ${recipes.seeds.join(', ')}, ONNX 1 thread, one process (dead, reached, HF and shares from seed ${recipes.seeds[0]}; angle gap and class agreement across the seeds, over filters alive in all):`,
     '',
-    '| recipe | layer | ms/filter | ms/step | dead (per seed) | reached | HF share | vert / horiz / obl share | V/H/O filters | median angle off vertical | angle gap across seeds | same V/H/O class |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| recipe | layer | ms/filter | ms/step | CPU ms/step | lucid/seed per step (wall, CPU) | dead (per seed) | reached | HF share | vert / horiz / obl share | V/H/O filters | median angle off vertical | angle gap across seeds | same V/H/O class |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
   for (const r of recipes.perLayer) {
-    md.push(`| ${r.recipe} | ${r.layer} | ${r.msPerFilter} | ${r.msPerStep} | ${r.dead} (${r.deadPerSeed.join(', ')}) | ${Number(r.activationReached).toPrecision(3)} | ${r.hfShare} | ${r.verticalShare} / ${r.horizontalShare} / ${r.obliqueShare} | - | ${r.medianAngleOffVertical} | ${r.meanAngleGapDeg ?? '-'} deg | ${r.sameClassAcrossSeeds}/${r.orientationCompared} |`);
+    md.push(`| ${r.recipe} | ${r.layer} | ${r.msPerFilter} | ${r.msPerStep} | ${r.cpuMsPerStep} | ${r.stepRatio === undefined ? '-' : `${r.stepRatio}, ${r.cpuStepRatio}`} | ${r.dead} (${r.deadPerSeed.join(', ')}) | ${Number(r.activationReached).toPrecision(3)} | ${r.hfShare} | ${r.verticalShare} / ${r.horizontalShare} / ${r.obliqueShare} | ${r.classes} | ${r.medianAngleOffVertical} | ${r.meanAngleGapDeg ?? '-'} deg | ${r.sameClassAcrossSeeds}/${r.orientationCompared} |`);
   }
   md.push('');
 }

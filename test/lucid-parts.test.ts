@@ -13,6 +13,7 @@ import { totalVariation } from '../src/ascent/regularizers/tv.js';
 import { l1 } from '../src/ascent/regularizers/l1.js';
 import { blur, boxBlur3 } from '../src/ascent/regularizers/blur.js';
 import { createRng } from '../src/random.js';
+import { Adam } from '../src/ascent/optim/adam.js';
 
 function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const rng = createRng(seed);
@@ -55,6 +56,8 @@ describe('Hartley transform', () => {
     [8, 8],
     [6, 10],
     [16, 8],
+    [4, 4],
+    [4, 32],
   ] as const) {
     it(`${h}x${w}: equals the definition, is orthonormal and its own inverse`, () => {
       const x = randomArray(h * w, h * 100 + w);
@@ -77,6 +80,21 @@ describe('Hartley transform', () => {
     for (let y = 0; y < 8; y++) for (let x = 1; x < 8; x++) expect(img[y * 8 + x]).toBeCloseTo(img[y * 8]!, 6);
     expect(img[4 * 8]).toBeCloseTo(-img[0]!, 6); // cas(pi) = -1 = -cas(0)
     expect(img[0]).toBeCloseTo(1 / 8, 6);
+  });
+});
+
+describe('Adam ascent', () => {
+  it('stepAlongNegated is step on the negated gradient, bit for bit', () => {
+    const p1 = randomArray(50, 91);
+    const p2 = Float32Array.from(p1);
+    const a = new Adam([50], { lr: 0.05 });
+    const b = new Adam([50], { lr: 0.05 });
+    for (let k = 0; k < 5; k++) {
+      const g = randomArray(50, 92 + k);
+      a.step([p1], [Float32Array.from(g, (v) => -v)]);
+      b.stepAlongNegated([p2], [g]);
+    }
+    expect(p2).toEqual(p1);
   });
 });
 
@@ -149,6 +167,29 @@ describe('transforms', () => {
     const stages = transformsOf({ ...LUCID_DEFAULTS, rotate: 10 }, 4);
     return { name: 'chain', sample: (s, r) => compose(stages, s, r) };
   }, 61);
+
+  it('the fused chain (one tap map) equals applying its stages one after another, forward and adjoint', () => {
+    const stages = transformsOf({ ...LUCID_DEFAULTS, rotate: 10 }, 4);
+    const rngs = () => [createRng(81), createRng(82)];
+    const fused = compose(stages, shape, rngs());
+    expect(fused.taps, 'every lucid stage is a tap map, so the chain fuses').toBeDefined();
+    // The same draws, stage by stage: each stage samples from the same streams in the same order.
+    const r = rngs();
+    let current = shape;
+    const applied = stages.map((stage) => {
+      const a = stage.sample(current, r);
+      current = a.output;
+      return a;
+    });
+    const sequential = applied.reduce((v, a) => a.forward(v), x);
+    const out = fused.forward(x);
+    expect(out.length).toBe(sequential.length);
+    for (let i = 0; i < out.length; i++) expect(out[i]).toBeCloseTo(sequential[i]!, 5);
+    const g = randomArray(out.length, 83);
+    const back = applied.reduceRight((v, a) => a.adjoint(v), g);
+    const fusedBack = fused.adjoint(g);
+    for (let i = 0; i < back.length; i++) expect(fusedBack[i]).toBeCloseTo(back[i]!, 5);
+  });
 
   it('jitter shifts by whole pixels, circularly', () => {
     const t = jitter(2).sample({ n: 1, height: 5, width: 5, channels: 1 }, [createRng(3)]);

@@ -44,7 +44,7 @@ describe('the table of modes', () => {
 
   it('refuses a key of the other mode, naming the mode it applies to', () => {
     expect(problems({ ascend: { jitter: 7 }, write: { format: 'dcm' } }).split('\n')).toEqual([
-      'ascend.jitter: unknown key "jitter": `jitter` applies to mode dream (this pipeline\'s ascend.mode is filters); valid keys for mode filters: mode, recipe, layers, filters, steps, step, normalize, batch, workers, octaves, octaveScale, neuron, negative, lucid',
+      'ascend.jitter: unknown key "jitter": `jitter` applies to mode dream (this pipeline\'s ascend.mode is filters); valid keys for mode filters: mode, recipe, layers, filters, steps, step, normalize, batch, workers, octaves, octaveScale, neuron, negative, diversity, diversityWeight, lucid',
       'write.format: unknown key "format": `format` applies to mode dream (this pipeline\'s ascend.mode is filters); valid keys for mode filters: out, tiles, animate',
     ]);
     const dream = problems({ seed: { inputs: ['a.png'], init: 'uniform:0:1' }, ascend: { mode: 'dream', workers: 3 }, write: { tiles: true }, tile: {} });

@@ -14,6 +14,7 @@ import { AdamAscent } from './optim/adam.js';
 import { REGULARIZERS, REGULARIZER_NAMES } from './regularizers/index.js';
 import type { Rng } from '../random.js';
 import type { AscentResult, StepListener } from './ascend.js';
+import { diverseStep, diversityOf, type DiversitySettings } from './diversity.js';
 
 export interface SpectralAscentParams {
   steps: number;
@@ -24,6 +25,8 @@ export interface SpectralAscentParams {
   divisor: number;
   /** Per-image random streams for a step's transforms. */
   stepRngs: (step: number) => Rng[];
+  /** Images in groups of `copies` per filter, pushed apart by a Gram-matrix penalty (after the rescue steps). */
+  diversity?: DiversitySettings;
 }
 
 /** The smallest padding >= `amount` that keeps size + 2 * pad divisible by `divisor`. */
@@ -52,6 +55,8 @@ export interface SpectralState {
 export interface SpectralResult extends AscentResult {
   /** The final pre-sigmoid image, for the next octave. */
   logits: Float32Array;
+  /** With diversity: each group's mean pairwise Gram distance on the final images. */
+  diversity?: number[];
 }
 
 /** Random spectral coefficients' image: Lucid's near-grey start. */
@@ -73,10 +78,15 @@ export async function ascendSpectral(
   const adam = new AdamAscent(coefficients.length, params.lr);
   const stages = transformsOf(settings, params.divisor);
   const regularizers = REGULARIZER_NAMES.filter((name) => settings[name] > 0);
-  const pixelsOf = (c: Float32Array) => sigmoid(param.toImage(c));
+  // One buffer each for the step's logits, pixels and chained gradient: a step allocates only what the engine returns.
+  const logitsBuffer = new Float32Array(param.size);
+  const pixelsBuffer = new Float32Array(param.size);
+  const chained = new Float32Array(param.size);
+  const coefficientGradient = new Float32Array(param.size);
+  const pixelsOf = (c: Float32Array) => sigmoid(param.toImage(c, logitsBuffer), pixelsBuffer);
   const asBatch = (data: Float32Array, s: ImageShape): Batch => ({ data, ...s });
 
-  const startValues = await engine.evaluate(asBatch(pixelsOf(coefficients), shape), objective);
+  const startValues = await engine.evaluate(asBatch(Float32Array.from(pixelsOf(coefficients)), shape), objective);
   // Dead until a step after the rescue sees a gradient; with no such step, judged by the end values.
   const live = Array.from({ length: shape.n }, () => false);
   const rescue = Math.min(settings.rescueSteps, params.steps);
@@ -85,9 +95,18 @@ export async function ascendSpectral(
   for (let i = 0; i < params.steps; i++) {
     const pixels = pixelsOf(coefficients);
     const t = compose(stages, shape, params.stepRngs(i));
-    const target = i < rescue ? { ...objective, preActivation: true } : objective;
-    const { values, gradient } = await engine.gradient(asBatch(t.forward(pixels), t.output), target, 'none');
-    if (i >= rescue) {
+    const seen = asBatch(t.forward(pixels), t.output);
+    let values: Float32Array;
+    let gradient: Float32Array;
+    if (params.diversity && i >= rescue) {
+      // A filter term still zero has no gradient of its own, whatever the penalty adds: judged by its value.
+      ({ values, gradient } = await diverseStep(engine, seen, objective, params.diversity));
+      values.forEach((v, b) => (live[b] ||= v !== 0));
+    } else {
+      const target = i < rescue ? { ...objective, preActivation: true } : objective;
+      ({ values, gradient } = await engine.gradient(seen, target, 'none'));
+    }
+    if (i >= rescue && !params.diversity) {
       for (let b = 0; b < shape.n; b++) {
         if (live[b]) continue;
         for (let p = b * t.output.height * t.output.width * t.output.channels, end = p + t.output.height * t.output.width * t.output.channels; p < end; p++) {
@@ -104,7 +123,7 @@ export async function ascendSpectral(
       const penalty = REGULARIZERS[name](pixels, shape);
       for (let j = 0; j < g.length; j++) g[j] = g[j]! - weight * penalty.gradient[j]!;
     }
-    adam.step(coefficients, param.adjoint(sigmoidBackward(pixels, g)));
+    adam.step(coefficients, param.adjoint(sigmoidBackward(pixels, g, chained), coefficientGradient));
     for (let b = 0; b < shape.n; b++) curves[b]!.push(values[b]!);
     onStep?.(i + 1, values);
   }
@@ -113,7 +132,8 @@ export async function ascendSpectral(
   const end = await engine.evaluate(asBatch(image, shape), objective);
   const dead = live.map((l, b) => (rescue < params.steps ? !l : end[b] === 0));
   for (let b = 0; b < shape.n; b++) curves[b]!.push(end[b]!);
-  return { image: asBatch(image, shape), start: startValues, end, dead, curves, logits };
+  const diversity = params.diversity && (await diversityOf(engine, asBatch(image, shape), objective.layer, params.diversity.copies));
+  return { image: asBatch(image, shape), start: startValues, end, dead, curves, logits, ...(diversity ? { diversity } : {}) };
 }
 
 /** The pre-sigmoid image of pixels from another source (an upscaled octave, a start image). */

@@ -11,6 +11,7 @@ import { ascendSpectral, spectralStart } from './lucid.js';
 import { keyedRng } from '../random.js';
 import { resize } from './resample.js';
 import type { SpectralSettings } from './recipes.js';
+import type { DiversitySettings } from './diversity.js';
 import type { GradientNormalization } from '../engine/engine.js';
 
 export interface OctaveRecord {
@@ -41,10 +42,14 @@ export interface OctaveAscentOptions {
   seed: number;
   /** The pixel recipe's starting images at a size (keyed per filter by the caller). */
   initial: (size: number) => Float32Array;
+  /** Spectral recipes: consecutive groups of `copies` images per filter, pushed apart (see diversity.ts). */
+  diversity?: DiversitySettings;
 }
 
 export interface OctaveAscentResult extends AscentResult {
   octaves: OctaveRecord[][];
+  /** With diversity: each filter's mean pairwise Gram distance on its final images. */
+  diversity?: number[];
 }
 
 function upscale(data: Float32Array, n: number, from: number, to: number, channels: number): Float32Array {
@@ -72,6 +77,7 @@ export async function ascendOctaves(
   let logits: Float32Array | undefined;
   let dead = Array.from({ length: n }, () => true);
   let firstStart: Float32Array | undefined;
+  let diversity: number[] | undefined;
   // Every octave's per-step objective, one after the other (each octave's list ends with its end value).
   const curves: number[][] = Array.from({ length: n }, () => []);
   for (let k = 0; k < sizes.length; k++) {
@@ -79,18 +85,22 @@ export async function ascendOctaves(
     const shape = { n, height: size, width: size, channels };
     const listener = onStep && ((s: number, v: Float32Array) => onStep(stepsDone(k) + s, v));
     if (options.spectral) {
-      const rngFor = (...key: (string | number)[]) => objective.filters.map((f) => keyedRng(options.seed, ...key, objective.layer, f));
+      // Copies of one filter (diversity) each get their own start and transforms.
+      const copies = options.diversity?.copies ?? 1;
+      const rngFor = (...key: (string | number)[]) =>
+        objective.filters.map((f, b) => (copies > 1 ? keyedRng(options.seed, ...key, objective.layer, f, 'copy', b % copies) : keyedRng(options.seed, ...key, objective.layer, f)));
       // Later octaves start from the previous octave's pre-sigmoid image, upscaled.
       const start = k === 0 ? spectralStart(shape, options.spectral, rngFor('spectral')) : upscale(logits!, n, sizes[k - 1]!, size, channels);
       const out = await ascendSpectral(
         engine,
         { logits: start, shape },
         objective,
-        { steps: options.steps, lr: options.step, settings: options.spectral, divisor: options.divisor, stepRngs: (i) => rngFor('transform', k, i) },
+        { steps: options.steps, lr: options.step, settings: options.spectral, divisor: options.divisor, stepRngs: (i) => rngFor('transform', k, i), diversity: options.diversity },
         listener,
       );
       logits = out.logits;
       result = out;
+      diversity = out.diversity;
     } else {
       const data = k === 0 ? options.initial(size) : upscale(result!.image.data, n, sizes[k - 1]!, size, channels);
       const batch: Batch = { data, ...shape };
@@ -102,5 +112,5 @@ export async function ascendOctaves(
     for (let b = 0; b < n; b++) octaves[b]!.push({ size, start: result.start[b]!, end: result.end[b]! });
     for (let b = 0; b < n; b++) curves[b]!.push(...result.curves[b]!);
   }
-  return { image: result!.image, start: firstStart!, end: result!.end, dead, curves, octaves };
+  return { image: result!.image, start: firstStart!, end: result!.end, dead, curves, octaves, ...(diversity ? { diversity } : {}) };
 }

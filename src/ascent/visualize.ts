@@ -14,6 +14,7 @@ import { modelChannels, targetableLayers } from '../model/introspect.js';
 import { ascendOctaves, octaveSizes, type OctaveRecord } from './octaves.js';
 import type { SpectralSettings } from './recipes.js';
 import type { FilterPosition } from '../engine/engine.js';
+import type { DiversitySettings } from './diversity.js';
 
 export interface VisualizeOptions {
   layers: readonly string[];
@@ -38,6 +39,11 @@ export interface VisualizeOptions {
   negative?: boolean;
   /** The model's total pooling factor (octave sizes and padding keep to its multiples); set by the runners. */
   divisor?: number;
+  /**
+   * Diversity objective (spectral recipes only): `copies` images per filter optimised together with a
+   * penalty of `weight` on the similarity of their Gram matrices at the filter's layer.
+   */
+  diversity?: DiversitySettings;
 }
 
 export interface FilterResult {
@@ -54,6 +60,11 @@ export interface FilterResult {
   frames?: Float32Array[];
   /** Each octave's size and objective at its start and end (multi-octave or spectral runs). */
   octaves?: OctaveRecord[];
+  /**
+   * Diversity runs: every image of the filter (the first is `image`), each one's objective at the end,
+   * and their mean pairwise Gram distance at the filter's layer.
+   */
+  diversity?: { images: Float32Array[]; ends: number[]; meanDistance: number };
 }
 
 export interface VisualizeProgress {
@@ -110,6 +121,8 @@ export type JobOptions = Omit<VisualizeOptions, 'layers' | 'filters' | 'batch'>;
 
 /** Ascends one job's filters together, one batch image per filter. */
 export async function runFilterJob(engine: Engine, channels: number, options: JobOptions, job: FilterJob, onStep?: (step: number) => void): Promise<FilterResult[]> {
+  const copies = checkDiversity(options);
+  if (copies > 1) return runDiverseJob(engine, channels, options, job, copies, onStep);
   if (options.spectral || (options.octaves ?? 1) > 1 || options.position || options.negative) {
     const objective = { kind: 'filter' as const, layer: job.layer, filters: job.filters, position: options.position, negative: options.negative };
     const sizes = octaveSizes(options.size, options.octaves ?? 1, options.octaveScale ?? 1.4, options.divisor ?? 1);
@@ -145,6 +158,42 @@ export async function runFilterJob(engine: Engine, channels: number, options: Jo
     curve: out.curves[i]!,
     ...(out.frames ? { frames: out.frames.map((f) => f.slice(i * pixels, (i + 1) * pixels)) } : {}),
   }));
+}
+
+/** Images per filter the options ask for (1 without diversity); diversity needs a spectral recipe. */
+export function checkDiversity(options: Pick<VisualizeOptions, 'diversity' | 'spectral'>): number {
+  const d = options.diversity;
+  if (!d || d.copies === 1) return 1;
+  if (!Number.isInteger(d.copies) || d.copies < 1) throw invalidParameterError('diversity', 'an integer >= 1 (images per filter)', d.copies);
+  if (!(d.weight >= 0)) throw invalidParameterError('diversityWeight', 'a number >= 0', d.weight);
+  if (!options.spectral) throw new UsageError('diversity: N images per filter needs a spectral recipe (lucid); the seed recipe ascends each image alone', 'diversity');
+  return d.copies;
+}
+
+/** A job's filters, each as `copies` images side by side in one batch, ascended together with the diversity penalty. */
+async function runDiverseJob(engine: Engine, channels: number, options: JobOptions, job: FilterJob, copies: number, onStep?: (step: number) => void): Promise<FilterResult[]> {
+  const filters = job.filters.flatMap((f) => new Array<number>(copies).fill(f));
+  const objective = { kind: 'filter' as const, layer: job.layer, filters, position: options.position, negative: options.negative };
+  const sizes = octaveSizes(options.size, options.octaves ?? 1, options.octaveScale ?? 1.4, options.divisor ?? 1);
+  const unused = () => new Float32Array(0); // spectral starts are the parameterisation's own
+  const out = await ascendOctaves(engine, objective, { ...options, sizes, channels, divisor: options.divisor ?? 1, initial: unused }, onStep);
+  const pixels = options.size * options.size * channels;
+  const imageOf = (b: number) => out.image.data.slice(b * pixels, (b + 1) * pixels);
+  return job.filters.map((filter, i) => {
+    const first = i * copies;
+    const group = Array.from({ length: copies }, (_, k) => first + k);
+    return {
+      layer: job.layer,
+      filter,
+      activation: { start: out.start[first]!, end: out.end[first]! },
+      // The filter is dead when none of its images ever fired.
+      dead: group.every((b) => out.dead[b]!),
+      image: imageOf(first),
+      curve: out.curves[first]!,
+      octaves: out.octaves[first]!,
+      diversity: { images: group.map(imageOf), ends: group.map((b) => out.end[b]!), meanDistance: out.diversity![i]! },
+    };
+  });
 }
 
 /** Runs every job on one engine in this thread (see engine/pool.ts for the parallel path). */

@@ -40,7 +40,14 @@ export type Objective =
    * Sum of `layer`'s output (all channels) over the box [x0, y0, x1, y1) of its pixels, or over the
    * whole map without a box: attribution targets of reconstruction networks (`output`, `region:`).
    */
-  | { kind: 'region'; layer: string; box?: RegionBox };
+  | { kind: 'region'; layer: string; box?: RegionBox }
+  /**
+   * Sum over `layer`'s output of `weights` times the activations, per image (weights in the layer's
+   * shape for this batch, as `activations` returns it). Its input gradient is the vector-Jacobian product of `weights`: how a
+   * penalty computed from a layer's activations outside the engine (the diversity term) is carried
+   * back to the input.
+   */
+  | { kind: 'weighted'; layer: string; weights: LayerMaps };
 
 /** A half-open pixel box [x0, y0, x1, y1) on a layer's map. */
 export type RegionBox = readonly [number, number, number, number];
@@ -120,6 +127,6 @@ export function planParallelism(engine: string, requestedWorkers: number | undef
 }
 
 export function objectiveLayers(objective: Objective): string[] {
-  if (objective.kind === 'region') return [objective.layer];
+  if (objective.kind === 'region' || objective.kind === 'weighted') return [objective.layer];
   return objective.kind === 'filter' ? [objective.layer] : [...new Set(objective.terms.map((t) => t.layer))];
 }

@@ -93,6 +93,13 @@ export class TfjsEngine implements Engine {
       return objective.negative ? (tf.neg(value) as tf.Tensor1D) : value;
     }
     if (objective.kind === 'region') return regionSum(outs[0]!, objective.box);
+    if (objective.kind === 'weighted') {
+      const act = outs[0]!;
+      const w = objective.weights;
+      if (act.size !== w.data.length) throw new UsageError(`weights for layer ${objective.layer}: ${w.data.length} values for its output of shape [${act.shape.join(', ')}]`);
+      const axes = Array.from({ length: act.rank - 1 }, (_, i) => i + 1);
+      return tf.sum(tf.mul(act, tf.tensor(w.data, act.shape)), axes) as tf.Tensor1D;
+    }
     const layers = objectiveLayers(objective);
     let total: tf.Tensor1D | undefined;
     for (const term of objective.terms) {

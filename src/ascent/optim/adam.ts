@@ -37,23 +37,34 @@ export class Adam {
 
   /** Updates `params[i]` in place from `grads[i]`. */
   step(params: Float32Array[], grads: Float32Array[]): void {
+    this.update(params, grads, 1);
+  }
+
+  /** The same step along minus the gradients (ascent), without a negated copy of them. */
+  stepAlongNegated(params: Float32Array[], grads: Float32Array[]): void {
+    this.update(params, grads, -1);
+  }
+
+  private update(params: Float32Array[], grads: Float32Array[], sign: 1 | -1): void {
     const { beta1: b1, beta2: b2, epsilon: eps, lr } = this;
     const c1 = Math.fround(1 - this.accBeta1);
     const c2 = Math.fround(1 - this.accBeta2);
-    params.forEach((p, i) => {
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i]!;
       const g = grads[i]!;
       const m = this.m[i]!;
       const v = this.v[i]!;
       if (g.length !== p.length) throw new Error(`Adam: gradient ${i} has ${g.length} values for ${p.length} weights`);
       for (let k = 0; k < p.length; k++) {
-        const gk = g[k]!;
+        // Negating a float is exact, so the ascent's arithmetic is the descent's on -g.
+        const gk = sign * g[k]!;
         const mk = b1 * m[k]! + (1 - b1) * gk;
         const vk = b2 * v[k]! + (1 - b2) * gk * gk;
         m[k] = mk;
         v[k] = vk;
         p[k] = p[k]! - (lr * (mk / c1)) / (Math.sqrt(vk / c2) + eps);
       }
-    });
+    }
     this.accBeta1 = Math.fround(this.accBeta1 * Math.fround(b1));
     this.accBeta2 = Math.fround(this.accBeta2 * Math.fround(b2));
     this.iterations++;
@@ -86,6 +97,6 @@ export class AdamAscent {
 
   /** params += Adam step along `gradient` (the gradient of what is maximised). */
   step(params: Float32Array, gradient: Float32Array): void {
-    this.adam.step([params], [Float32Array.from(gradient, (g) => -g)]);
+    this.adam.stepAlongNegated([params], [gradient]);
   }
 }

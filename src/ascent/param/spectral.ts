@@ -47,33 +47,56 @@ export class SpectralParam {
   }
 
   /** Pixels (NHWC) from coefficients (same layout, coefficient (ky, kx) where pixel (y, x) would be). */
-  toImage(params: Float32Array): Float32Array {
-    return this.apply(params, true, false);
+  toImage(params: Float32Array, out?: Float32Array): Float32Array {
+    return this.apply(params, true, false, out);
   }
 
   /** The adjoint: d(loss)/d(params) from d(loss)/d(pixels). */
-  adjoint(gradient: Float32Array): Float32Array {
-    return this.apply(gradient, false, true);
+  adjoint(gradient: Float32Array, out?: Float32Array): Float32Array {
+    return this.apply(gradient, false, true, out);
   }
 
   /** The coefficients whose image is `image` (inverse of toImage): octaves re-parameterise an upscaled image. */
   fromImage(image: Float32Array): Float32Array {
     const out = this.apply(image, false, false);
-    const { height, width, channels } = this.shape;
-    for (let i = 0; i < out.length; i++) out[i] = out[i]! / this.scale[Math.floor(i / channels) % (height * width)]!;
+    this.multiply(out, this.inverseScale);
     return out;
   }
 
-  private apply(src: Float32Array, scaleBefore: boolean, scaleAfter: boolean): Float32Array {
+  private inverseScaleTable?: Float32Array;
+  private get inverseScale(): Float32Array {
+    return (this.inverseScaleTable ??= Float32Array.from(this.scale, (v) => 1 / v));
+  }
+
+  /** Scratch for scaled inputs, kept between calls: a step transforms twice and should not allocate. */
+  private scaled?: Float32Array;
+
+  /** Multiplies every image and channel of `data` in place by the per-frequency `table`. */
+  private multiply(data: Float32Array, table: Float32Array): void {
     const { n, height, width, channels } = this.shape;
-    if (src.length !== this.size) throw new Error(`spectral parameterisation: ${src.length} values for shape ${n}x${height}x${width}x${channels}`);
     const plane = height * width;
-    const input = scaleBefore ? Float32Array.from(src, (v, i) => v * this.scale[Math.floor(i / channels) % plane]!) : src;
-    const out = new Float32Array(src.length);
+    for (let b = 0, i = 0; b < n; b++) {
+      for (let p = 0; p < plane; p++) {
+        const s = table[p]!;
+        for (let c = 0; c < channels; c++, i++) data[i] = data[i]! * s;
+      }
+    }
+  }
+
+  private apply(src: Float32Array, scaleBefore: boolean, scaleAfter: boolean, out: Float32Array = new Float32Array(src.length)): Float32Array {
+    const { n, height, width, channels } = this.shape;
+    if (src.length !== this.size || out.length !== this.size) throw new Error(`spectral parameterisation: ${src.length} values for shape ${n}x${height}x${width}x${channels}`);
+    const plane = height * width;
+    let input = src;
+    if (scaleBefore) {
+      input = this.scaled ??= new Float32Array(this.size);
+      input.set(src);
+      this.multiply(input, this.scale);
+    }
     for (let b = 0; b < n; b++) {
       for (let c = 0; c < channels; c++) hartley2d(input, out, height, width, channels, b * plane * channels + c);
     }
-    if (scaleAfter) for (let i = 0; i < out.length; i++) out[i] = out[i]! * this.scale[Math.floor(i / channels) % plane]!;
+    if (scaleAfter) this.multiply(out, this.scale);
     return out;
   }
 }

@@ -3,16 +3,12 @@
  * centre + M (p - centre), clamped to the border. Random scale and rotation are this with their own
  * M; the adjoint scatters each output gradient back onto the four pixels it was read from.
  */
-import type { AppliedTransform, ImageShape } from './transform.js';
+import { fromTaps, type AppliedTransform, type ImageShape, type Taps } from './transform.js';
 
 export type Matrix2 = readonly [number, number, number, number];
 
-/** Four source indices and weights per output pixel, flat: pixel p's taps are [4p, 4p + 4). */
-interface Taps {
-  index: Int32Array;
-  weight: Float32Array;
-}
 
+/** Four source indices and weights per output pixel: pixel p's taps are [4p, 4p + 4). */
 function taps(h: number, w: number, m: Matrix2): Taps {
   const cy = (h - 1) / 2;
   const cx = (w - 1) / 2;
@@ -39,45 +35,10 @@ function taps(h: number, w: number, m: Matrix2): Taps {
       weight[t + 3] = fy * fx;
     }
   }
-  return { index, weight };
+  return { perPixel: 4, index, weight };
 }
 
 /** One matrix per batch image. */
 export function affine(shape: ImageShape, matrices: readonly Matrix2[]): AppliedTransform {
-  const { n, height: h, width: w, channels: c } = shape;
-  const plane = h * w;
-  const perImage = matrices.slice(0, n).map((m) => taps(h, w, m));
-  return {
-    input: shape,
-    output: shape,
-    forward(x) {
-      const out = new Float32Array(x.length);
-      for (let b = 0; b < n; b++) {
-        const t = perImage[b]!;
-        const base = b * plane * c;
-        for (let p = 0; p < plane; p++) {
-          for (let k = 0; k < c; k++) {
-            let sum = 0;
-            for (let j = 4 * p; j < 4 * p + 4; j++) sum += t.weight[j]! * x[base + t.index[j]! * c + k]!;
-            out[base + p * c + k] = sum;
-          }
-        }
-      }
-      return out;
-    },
-    adjoint(g) {
-      const out = new Float32Array(g.length);
-      for (let b = 0; b < n; b++) {
-        const t = perImage[b]!;
-        const base = b * plane * c;
-        for (let p = 0; p < plane; p++) {
-          for (let k = 0; k < c; k++) {
-            const v = g[base + p * c + k]!;
-            for (let j = 4 * p; j < 4 * p + 4; j++) out[base + t.index[j]! * c + k] += t.weight[j]! * v;
-          }
-        }
-      }
-      return out;
-    },
-  };
+  return fromTaps(shape, shape, matrices.slice(0, shape.n).map((m) => taps(shape.height, shape.width, m)));
 }

@@ -1,5 +1,5 @@
 /** The transforms a recipe can name, in the order they apply. */
-export { compose, shapeSize, type AppliedTransform, type ImageShape, type Transform } from './transform.js';
+export { compose, fromTaps, shapeSize, type AppliedTransform, type ImageShape, type Taps, type Transform } from './transform.js';
 export { jitter, roll } from './jitter.js';
 export { pad, reflectIndex } from './pad.js';
 export { randomScale } from './scale.js';

@@ -3,7 +3,7 @@
  * spectral parameterisation's images are periodic, so the shift adds no seam; its adjoint is the
  * opposite shift.
  */
-import { uniformInt, type AppliedTransform, type ImageShape, type Transform } from './transform.js';
+import { fromTaps, uniformInt, type AppliedTransform, type ImageShape, type Taps, type Transform } from './transform.js';
 
 export function roll(x: Float32Array, shape: ImageShape, shifts: readonly (readonly [number, number])[]): Float32Array {
   const { n, height: h, width: w, channels: c } = shape;
@@ -24,13 +24,22 @@ export function roll(x: Float32Array, shape: ImageShape, shifts: readonly (reado
   return out;
 }
 
+/** Taps of a circular shift by (dy, dx): output pixel (y + dy, x + dx) reads (y, x). */
+function rollTaps(h: number, w: number, dy: number, dx: number): Taps {
+  const index = new Int32Array(h * w);
+  for (let y = 0; y < h; y++) {
+    const ty = (((y + dy) % h) + h) % h;
+    for (let x = 0; x < w; x++) index[ty * w + ((((x + dx) % w) + w) % w)] = y * w + x;
+  }
+  return { perPixel: 1, index, weight: new Float32Array(h * w).fill(1) };
+}
+
 export function jitter(max: number): Transform {
   return {
     name: `jitter(${max})`,
     sample(shape, rngs): AppliedTransform {
       const shifts = rngs.slice(0, shape.n).map((r) => [uniformInt(r, max), uniformInt(r, max)] as const);
-      const back = shifts.map(([dy, dx]) => [-dy, -dx] as const);
-      return { input: shape, output: shape, forward: (x) => roll(x, shape, shifts), adjoint: (g) => roll(g, shape, back) };
+      return fromTaps(shape, shape, shifts.map(([dy, dx]) => rollTaps(shape.height, shape.width, dy, dx)));
     },
   };
 }

@@ -3,7 +3,7 @@
  * padding sits away from the image and no constant border adds edges of its own. The adjoint folds
  * the border's gradient back onto the pixels it copied.
  */
-import type { AppliedTransform, ImageShape, Transform } from './transform.js';
+import { fromTaps, type AppliedTransform, type ImageShape, type Taps, type Transform } from './transform.js';
 
 /** Index into [0, n) of position i under repeated mirror reflection without repeating the edge. */
 export function reflectIndex(i: number, n: number): number {
@@ -13,46 +13,35 @@ export function reflectIndex(i: number, n: number): number {
   return m < n ? m : period - m;
 }
 
+/** The source pixel of each padded pixel, per (size, amount): the same for every step and image. */
+const PAD_TAPS = new Map<string, Taps>();
+
+function padTaps(h: number, w: number, amount: number): Taps {
+  const key = `${h}x${w}+${amount}`;
+  let taps = PAD_TAPS.get(key);
+  if (!taps) {
+    const H = h + 2 * amount;
+    const W = w + 2 * amount;
+    const index = new Int32Array(H * W);
+    for (let y = 0; y < H; y++) {
+      const sy = reflectIndex(y - amount, h);
+      for (let x = 0; x < W; x++) index[y * W + x] = sy * w + reflectIndex(x - amount, w);
+    }
+    taps = { perPixel: 1, index, weight: new Float32Array(H * W).fill(1) };
+    if (PAD_TAPS.size > 64) PAD_TAPS.clear();
+    PAD_TAPS.set(key, taps);
+  }
+  return taps;
+}
+
 export function pad(amount: number): Transform {
   return {
     name: `pad(${amount})`,
     sample(shape): AppliedTransform {
       const { n, height: h, width: w, channels: c } = shape;
       const output: ImageShape = { n, height: h + 2 * amount, width: w + 2 * amount, channels: c };
-      const H = output.height;
-      const W = output.width;
-      // source pixel index (within an image) of each output pixel
-      const map = new Int32Array(H * W);
-      for (let y = 0; y < H; y++) {
-        const sy = reflectIndex(y - amount, h);
-        for (let x = 0; x < W; x++) map[y * W + x] = sy * w + reflectIndex(x - amount, w);
-      }
-      return {
-        input: shape,
-        output,
-        forward(x) {
-          const out = new Float32Array(n * H * W * c);
-          for (let b = 0; b < n; b++) {
-            for (let p = 0; p < H * W; p++) {
-              const from = (b * h * w + map[p]!) * c;
-              const to = (b * H * W + p) * c;
-              for (let k = 0; k < c; k++) out[to + k] = x[from + k]!;
-            }
-          }
-          return out;
-        },
-        adjoint(g) {
-          const out = new Float32Array(n * h * w * c);
-          for (let b = 0; b < n; b++) {
-            for (let p = 0; p < H * W; p++) {
-              const to = (b * h * w + map[p]!) * c;
-              const from = (b * H * W + p) * c;
-              for (let k = 0; k < c; k++) out[to + k] = out[to + k]! + g[from + k]!;
-            }
-          }
-          return out;
-        },
-      };
+      const taps = padTaps(h, w, amount);
+      return fromTaps(shape, output, Array.from({ length: n }, () => taps));
     },
   };
 }

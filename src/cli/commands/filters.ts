@@ -29,6 +29,8 @@ interface FiltersArgs extends CommonArgs {
   'octave-scale'?: number;
   neuron?: string;
   negative?: boolean;
+  diversity?: number;
+  'diversity-weight'?: number;
   rotate?: number;
   tv?: number;
   l1?: number;
@@ -60,6 +62,8 @@ function filtersBuilder(yargs: Argv) {
     .option('octave-scale', { type: 'number', describe: withDefault('size ratio between octaves', ascend, 'octaveScale') })
     .option('neuron', { type: 'string', describe: 'neuron objective: the unit at Y,X (fractions of the layer, 0.5,0.5 = centre) instead of the channel mean' })
     .option('negative', { type: 'boolean', describe: 'minimise each filter instead of maximising it' })
+    .option('diversity', { type: 'number', describe: withDefault('recipe lucid: N images per filter, optimised together and pushed apart by a Gram-matrix penalty (a row per filter in the sheet)', ascend, 'diversity') })
+    .option('diversity-weight', { type: 'number', describe: withDefault("weight of the diversity penalty against the filter's mean activation", ascend, 'diversityWeight') })
     .option('rotate', { type: 'number', describe: 'recipe lucid: random rotation up to this many degrees per step (default 0: off)' })
     .option('tv', { type: 'number', describe: 'recipe lucid: total-variation penalty weight (default 0)' })
     .option('l1', { type: 'number', describe: 'recipe lucid: L1 penalty weight towards grey (default 0)' })
@@ -91,6 +95,8 @@ const FLAGS: Readonly<Record<string, string>> = Object.freeze({
   'ascend.neuron.0': '--neuron',
   'ascend.neuron.1': '--neuron',
   'ascend.negative': '--negative',
+  'ascend.diversity': '--diversity',
+  'ascend.diversityWeight': '--diversity-weight',
   'ascend.lucid.rotate': '--rotate',
   'ascend.lucid.tv': '--tv',
   'ascend.lucid.l1': '--l1',
@@ -116,6 +122,8 @@ function filtersConfig(args: FiltersArgs) {
       octaveScale: args['octave-scale'],
       neuron: args.neuron === undefined ? undefined : parseNeuron(args.neuron),
       negative: args.negative,
+      diversity: args.diversity,
+      diversityWeight: args['diversity-weight'],
       lucid: emptyToUndefined(defined({ rotate: args.rotate, tv: args.tv, l1: args.l1, blur: args.blur })),
     }),
     render: defined({ colormap: args.colormap, normalize: args.normalize, format: args.format }),

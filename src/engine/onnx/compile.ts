@@ -180,6 +180,7 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
   const g = new Ops();
   const X = g.reserve('input');
   const FILTERS = objective.kind === 'filter' ? g.reserve('filters') : undefined;
+  const WEIGHTS = objective.kind === 'weighted' ? g.reserve('weights') : undefined;
   const VALUES = g.reserve('values');
   const GRADIENT = withGradient && !wrt ? g.reserve('gradient') : undefined;
   const LAYER_ACTIVATION = withGradient && wrt ? g.reserve('layer_activation') : undefined;
@@ -226,6 +227,14 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
     const { value, seed } = picked ? pickedObjective(g, v, withGradient, mask) : filterObjective(g, v, t.shape as Shape, FILTERS!, withGradient, mask);
     total = objective.negative ? g.op('Neg', [value]) : value;
     if (seed) addGrad(t.id, objective.negative ? g.op('Neg', [seed]) : seed);
+  } else if (objective.kind === 'weighted') {
+    const t = targets[0]!;
+    const v = values.get(t.id)!;
+    // The weights come as NHWC maps; the graph holds images as NCHW (and a flat layer as [N, C]).
+    const w = v.rank === 4 ? g.transpose(WEIGHTS!, [0, 3, 1, 2]) : g.op('Reshape', [WEIGHTS!, g.shape(v.name)]);
+    const axes = Array.from({ length: v.rank - 1 }, (_, i) => i + 1);
+    total = g.op('ReduceSum', [g.op('Mul', [v.name, w]), g.ints(axes)], { keepdims: 0 });
+    if (withGradient) addGrad(t.id, w);
   } else if (objective.kind === 'region') {
     const t = targets[0]!;
     const { value, seed } = regionObjective(g, values.get(t.id)!, objective.box, withGradient);
@@ -289,10 +298,12 @@ export function compileGradientGraph(model: LayersModel, objective: Objective, o
   const N = batch ?? 'batch';
   const graphInputs: ValueInfo[] = [{ name: X, type: 'float32', dims: [N, height ?? 'height', width ?? 'width', channels] }];
   if (FILTERS) graphInputs.push({ name: FILTERS, type: 'int64', dims: [N] });
+  if (WEIGHTS) graphInputs.push({ name: WEIGHTS, type: 'float32', dims: [N, 'layer_height', 'layer_width', 'layer_channels'] });
   const graphOutputs: ValueInfo[] = [{ name: VALUES, type: 'float32', dims: [N] }];
   if (GRADIENT) graphOutputs.push({ name: GRADIENT, type: 'float32', dims: [N, height ?? 'height', width ?? 'width', channels] });
   if (LAYER_ACTIVATION) graphOutputs.push({ name: LAYER_ACTIVATION, type: 'float32' }, { name: LAYER_GRADIENT!, type: 'float32' });
-  const doc = `objective ${JSON.stringify(objective)}; normalize ${normalize}`;
+  const described = objective.kind === 'weighted' ? { kind: objective.kind, layer: objective.layer } : objective;
+  const doc = `objective ${JSON.stringify(described)}; normalize ${normalize}`;
   const modelProto = g.build(`${model.name}_${withGradient ? 'gradient' : 'values'}`, graphInputs, graphOutputs, doc);
   return {
     modelProto,

@@ -253,6 +253,10 @@ export class OnnxEngine implements Engine {
       }
       feeds.filters = new ort.Tensor('int64', BigInt64Array.from(objective.filters.map((f) => BigInt(f))), [x.n]);
     }
+    if (objective.kind === 'weighted') {
+      const w = objective.weights;
+      feeds.weights = new ort.Tensor('float32', w.data, [w.n, w.height, w.width, w.channels]);
+    }
     const result = await session.run(feeds);
     const values = result.values!.data as Float32Array;
     if (wrt) return { values, layerActivation: result.layer_activation!, layerGradient: result.layer_gradient! };
@@ -329,6 +333,8 @@ function cacheKey(objective: Objective, normalize: GradientNormalization, output
   const what =
     objective.kind === 'region'
       ? `region:${objective.layer}:${objective.box?.join(',') ?? 'all'}`
+      : objective.kind === 'weighted'
+      ? `weighted:${objective.layer}`
       : objective.kind === 'filter'
       ? `filter:${objective.layer}${objective.preActivation ? ':pre' : ''}${objective.position ? `@${objective.position.y},${objective.position.x}` : ''}${objective.negative ? ':neg' : ''}`
       : `layers:${objective.terms.map((t) => `${t.layer}*${t.weight}:${t.reduce}`).join('+')}`;
@@ -355,3 +361,4 @@ export async function createOnnxEngine(model: LayersModel, options: OnnxEngineOp
   if (unsupported) throw unsupported;
   return new OnnxEngine(model, options);
 }
+

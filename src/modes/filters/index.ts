@@ -9,7 +9,8 @@ import { parseInit } from '../../ascent/init.js';
 import { readingOf, readingsTable, summariseReadings } from '../../ascent/readings.js';
 import { RECIPES, getRecipe, type SpectralSettings } from '../../ascent/recipes.js';
 import { UsageError } from '../../errors.js';
-import { planVisualization, splitJobs, type FilterJob, type FilterResult } from '../../ascent/visualize.js';
+import { checkDiversity, planVisualization, splitJobs, type FilterJob, type FilterResult } from '../../ascent/visualize.js';
+import type { DiversitySettings } from '../../ascent/diversity.js';
 import type { GradientNormalization } from '../../engine/engine.js';
 import { ensureWritableDir, writeFileAtomic } from '../../io/atomic.js';
 import { inputShapeOf } from '../../model/resize.js';
@@ -51,6 +52,11 @@ function spectralSettings(config: FiltersConfig): SpectralSettings | undefined {
   return recipe.spectral ? Object.freeze({ ...recipe.spectral, ...config.ascend.lucid }) : undefined;
 }
 
+/** The diversity settings a config asks for; undefined with one image per filter. */
+function diversityOf(config: FiltersConfig): DiversitySettings | undefined {
+  return config.ascend.diversity > 1 ? { copies: config.ascend.diversity, weight: config.ascend.diversityWeight } : undefined;
+}
+
 function formatActivation(v: number): string {
   return Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(2) : v.toFixed(2);
 }
@@ -71,6 +77,10 @@ export const filtersMode = defineMode<FiltersConfig>({
     at(['ascend', 'filters'], () => parseFilterSelection(config.ascend.filters));
     // Each override at its own path, so a user who typed --tv reads --tv.
     for (const key of Object.keys(config.ascend.lucid ?? {})) at(['ascend', 'lucid', key], () => RECIPES[config.ascend.recipe] && spectralSettings(config));
+    at(['ascend', 'diversity'], () => {
+      const recipe = RECIPES[config.ascend.recipe];
+      if (recipe) checkDiversity({ diversity: diversityOf(config), spectral: recipe.spectral });
+    });
   },
   checkModel(model, config) {
     const c = resolve(config, model);
@@ -98,6 +108,7 @@ export const filtersMode = defineMode<FiltersConfig>({
       spectral,
       position: c.ascend.neuron ? { y: c.ascend.neuron[0], x: c.ascend.neuron[1] } : undefined,
       negative: c.ascend.negative || undefined,
+      diversity: diversityOf(c),
     };
     const progress = (j: FilterJob, step: number) => ctx.emit({ type: 'progress', done, total, label: `${j.layer} step ${step}/${c.ascend.steps}` });
     const perJob = await runJobs(ctx, {
@@ -133,32 +144,48 @@ async function renderSheets(out: string, results: FilterResult[], c: ReturnType<
   const size = c.seed.size;
   const records: FilterRecord[] = [];
   const windowMode = WINDOW_MODES[c.render.normalize]!;
+  // Diversity: a row per filter, its N images side by side (each tile its own window, as any tile).
+  const copies = c.ascend.diversity;
   for (const [layer, group] of groupByLayer(results)) {
     const images = group.map((r) => r.image);
     const windows = group.map((_, i) => windowMode.window(images, i));
     const tiles: RgbImage[] = group.map((r, i) => renderTile(r.image, size, size, channels, windows[i]!, c.render.colormap));
+    const allImages = copies > 1 ? group.flatMap((r) => r.diversity!.images) : images;
+    const allWindows = copies > 1 ? allImages.map((_, i) => windowMode.window(allImages, i)) : windows;
+    const allTiles = copies > 1 ? allImages.map((image, i) => renderTile(image, size, size, channels, allWindows[i]!, c.render.colormap)) : tiles;
     const file = `${layer}.png`;
-    const low = Math.min(...windows.map((w) => w.low));
-    const high = Math.max(...windows.map((w) => w.high));
+    const low = Math.min(...allWindows.map((w) => w.low));
+    const high = Math.max(...allWindows.map((w) => w.high));
     const sheetOptions = {
       title: layer,
       subtitle: trained ? undefined : 'untrained weights',
-      columns: c.tile.columns,
+      columns: copies > 1 ? copies : c.tile.columns,
       colorbar: {
         colormap: channels === 1 ? c.render.colormap : 'gray',
         low: windowMode.sheet ? formatActivation(low) : windowMode.ends![0],
         high: windowMode.sheet ? formatActivation(high) : windowMode.ends![1],
         label: windowMode.sheet ? 'input value' : `input value (all tiles: ${formatActivation(low)} to ${formatActivation(high)})`,
       },
-      caption: `Under each tile: #filter index, then the filter's mean activation (the objective) after ${c.ascend.steps} ascent steps from ${c.init}; "dead": the filter had no gradient. Colour: ${c.render.colormap}, ${windowMode.describe}.`,
+      caption:
+        copies > 1
+          ? `A row per filter: ${copies} images ascended together with a penalty (weight ${c.ascend.diversityWeight}) on the similarity of their Gram matrices at ${layer}. Under each tile: #filter/image, then that image's mean activation after ${c.ascend.steps} steps; d: the row's mean pairwise Gram distance (0 same features, 1 none shared). Colour: ${c.render.colormap}, ${windowMode.describe}.`
+          : `Under each tile: #filter index, then the filter's mean activation (the objective) after ${c.ascend.steps} ascent steps from ${c.init}; "dead": the filter had no gradient. Colour: ${c.render.colormap}, ${windowMode.describe}.`,
     };
-    const sheetTiles = tiles.map((image, i) => ({ image, label: `#${group[i]!.filter}  ${group[i]!.dead ? 'dead' : formatActivation(group[i]!.activation.end)}` }));
+    const sheetTiles =
+      copies > 1
+        ? allTiles.map((image, j) => {
+            const r = group[Math.floor(j / copies)]!;
+            const k = j % copies;
+            const value = r.dead ? 'dead' : formatActivation(r.diversity!.ends[k]!);
+            return { image, label: k === 0 ? `#${r.filter}  ${value}  d ${r.diversity!.meanDistance.toFixed(2)}` : `#${r.filter}/${k}  ${value}` };
+          })
+        : tiles.map((image, i) => ({ image, label: `#${group[i]!.filter}  ${group[i]!.dead ? 'dead' : formatActivation(group[i]!.activation.end)}` }));
     const { png, geometry } = await renderSheet(sheetTiles, sheetOptions);
     await writeFileAtomic(path.join(out, file), png);
     const vector = c.render.format === 'svg' ? `${layer}.svg` : undefined;
     if (vector) await writeFileAtomic(path.join(out, vector), (await renderSheetSvg(sheetTiles, sheetOptions)).svg);
     for (const [i, r] of group.entries()) {
-      const { x, y } = geometry.origins[i]!;
+      const { x, y } = geometry.origins[i * copies]!;
       const record: FilterRecord = {
         layer,
         filter: r.filter,
@@ -173,6 +200,18 @@ async function renderSheets(out: string, results: FilterResult[], c: ReturnType<
       if (stripes) record.stripes = { alongX: Number(stripes.alongX.toFixed(4)), alongY: Number(stripes.alongY.toFixed(4)) };
       record.spectrum = readingOf(r.image, size, size, channels);
       if (r.octaves) record.octaves = r.octaves;
+      if (r.diversity) {
+        record.diversity = {
+          images: r.diversity.images.length,
+          weight: c.ascend.diversityWeight,
+          meanGramDistance: Number(r.diversity.meanDistance.toFixed(4)),
+          ends: r.diversity.ends.map((v) => Number(v.toPrecision(6))),
+          rects: r.diversity.images.map((_, k) => {
+            const o = geometry.origins[i * copies + k]!;
+            return { x: o.x, y: o.y, width: geometry.tileWidth, height: geometry.tileHeight };
+          }),
+        };
+      }
       if (c.write.tiles) {
         record.tile = path.join('tiles', `${layer}-${r.filter}.png`);
         await ensureWritableDir(path.join(out, 'tiles'));

@@ -1,6 +1,7 @@
 /** One filters job (a batch of one layer's filters), the same in this thread and on a worker. */
 import type { FilterPosition, GradientNormalization } from '../../engine/engine.js';
 import type { SpectralSettings } from '../../ascent/recipes.js';
+import type { DiversitySettings } from '../../ascent/diversity.js';
 import { parseInit, prepareInit, type AliasingOptions } from '../../ascent/init.js';
 import { runFilterJob, type FilterJob, type FilterResult } from '../../ascent/visualize.js';
 import type { EngineContext } from '../../run/context.js';
@@ -25,6 +26,8 @@ export interface FilterJobConfig {
   /** Neuron objective and minimising. */
   position?: FilterPosition;
   negative?: boolean;
+  /** Diversity objective: images per filter and the penalty's weight. */
+  diversity?: DiversitySettings;
 }
 
 /** Progress of a job: the step it finished. */
@@ -37,5 +40,5 @@ export async function createJobRunner(ctx: EngineContext, config: FilterJobConfi
 }
 
 export function transferList(results: FilterResult[]): ArrayBuffer[] {
-  return results.flatMap((r) => [r.image.buffer as ArrayBuffer, ...(r.frames ?? []).map((f) => f.buffer as ArrayBuffer)]);
+  return results.flatMap((r) => [r.image.buffer as ArrayBuffer, ...(r.frames ?? []).map((f) => f.buffer as ArrayBuffer), ...(r.diversity?.images ?? []).map((f) => f.buffer as ArrayBuffer)]);
 }

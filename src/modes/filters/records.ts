@@ -15,6 +15,12 @@ export interface FilterRecord {
   spectrum?: SpectrumRecord;
   /** Multi-octave or spectral runs: each octave's size and objective at its start and end. */
   octaves?: OctaveRecord[];
+  /**
+   * Diversity runs: the filter's images (a row of the sheet; `rect` is the first, whose readings
+   * `spectrum` and `stripes` are), the penalty's weight, their mean pairwise Gram distance at the layer
+   * (1 - cosine of the Gram matrices, over pairs), each image's objective at the end and its tile.
+   */
+  diversity?: { images: number; weight: number; meanGramDistance: number; ends: number[]; rects: { x: number; y: number; width: number; height: number }[] };
   /** The layer's contact sheet. */
   file: string;
   /** This filter's own PNG, with `write.tiles`. */

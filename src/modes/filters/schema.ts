@@ -45,6 +45,13 @@ export const filtersStages = {
       neuron: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).optional(),
       /** Minimise each filter instead of maximising it. */
       negative: z.boolean().default(false),
+      /**
+       * Diversity objective (spectral recipes): this many images per filter, optimised together with a
+       * penalty on the similarity of their Gram matrices at the filter's layer; 1 = off.
+       */
+      diversity: positiveInt.default(1),
+      /** The penalty's weight against the filter's mean activation (Lucid's example uses 100). */
+      diversityWeight: z.number().min(0).default(100),
       /** Overrides of a spectral recipe's (lucid's) settings; the recipe's own are in ascent/recipes.ts. */
       lucid: z
         .object({
