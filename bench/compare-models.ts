@@ -210,6 +210,10 @@ function reading(a: ModelRun, b: ModelRun): string[] {
   lines.push(`- Dissection over all ${n} filters of the seven layers on the same ${a.dissectImages} phantoms: ${FILTER_LABELS.map((l) => `${l} ${ta[l]} -> ${tb[l]}`).join(', ')} (${a.model} -> ${b.model}).`);
   const moved = FILTER_LABELS.map((l) => ({ l, layers: SEED_LAYERS.filter((layer) => a.dissect.get(layer)![l] !== b.dissect.get(layer)![l]) }));
   const largest = SEED_LAYERS.map((layer) => ({ layer, d: FILTER_LABELS.reduce((s, l) => s + Math.abs(a.dissect.get(layer)![l] - b.dissect.get(layer)![l]), 0) / 2 })).sort((x, y) => y.d - x.d)[0]!;
+  for (const l of ['aliasing', 'edge', 'both'] as const) {
+    const changed = SEED_LAYERS.filter((layer) => a.dissect.get(layer)![l] !== b.dissect.get(layer)![l]).map((layer) => `${layer} ${a.dissect.get(layer)![l]} -> ${b.dissect.get(layer)![l]}`);
+    lines.push(`- Filters labelled ${l}, per layer where the count changed: ${changed.length ? changed.join(', ') : 'none changed'}.`);
+  }
   lines.push(`- The layer whose labels moved most: ${largest.layer} (${largest.d} filters changed label, at least). Labels that changed in some layer: ${moved.filter((m) => m.layers.length).map((m) => m.l).join(', ') || 'none'}.`);
   return lines;
 }
@@ -218,7 +222,6 @@ function relFig(layer: string) {
   return `figures/models/${layer}.png`;
 }
 
-const started = performance.now();
 const startedAt = new Date();
 const loadStart = load();
 await selectBackend('auto');
@@ -232,13 +235,16 @@ for (const layer of SEED_LAYERS) {
   figures.push({ layer, ...fig });
   log(`figure ${path.relative(root, fig.file)}: ${fig.bytes} bytes, ${fig.width} px wide`);
 }
-const wallS = (performance.now() - started) / 1000;
+// performance.now() counts from process start: module loading is part of the wall time.
+const wallS = performance.now() / 1000;
+const cpu = process.cpuUsage();
+const cpuS = (cpu.user + cpu.system) / 1e6;
 const loadEnd = load();
 let commit = 'unknown';
 try {
   commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
 } catch {
-  /* not a git checkout: the doc says unknown */
+  // Not a git checkout: the doc says "unknown".
 }
 const command = `npx tsx bench/compare-models.ts --models ${models.join(',')} --phantoms ${phantoms}`;
 const doc = [
@@ -253,7 +259,8 @@ const doc = [
   '```',
   '',
   `Run ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${commit}, on the project's 2-core machine shared with other jobs`,
-  `(1/5/15-min load ${loadStart} at the start, ${loadEnd} at the end): ${wallS.toFixed(0)} s wall in all. Per model:`,
+  `(1/5/15-min load ${loadStart} at the start, ${loadEnd} at the end): ${wallS.toFixed(0)} s wall from process start, ${cpuS.toFixed(0)} s CPU (user + system, this process`,
+  `and its worker threads). Per model:`,
   ...runs.map((r) => `\`${r.model}\` (${r.modelId}, sha256 ${r.sha256.slice(0, 12)}...): contact sheets ${(r.sheetsMs / 1000).toFixed(0)} s, dissection ${(r.dissectMs / 1000).toFixed(0)} s.`).map((s) => `- ${s}`),
   '',
   '## Contact sheets',
