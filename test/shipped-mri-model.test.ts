@@ -1,6 +1,6 @@
 /**
- * The second shipped model (models/unet-mri, `--model mri`): fine-tuned from unet-phantom on Colin27
- * slices and phantoms. Checked on real MR it never saw (the DICOM slices of ../shared/realdata) and on
+ * The second shipped model (models/unet-mri, `--model mri`): fine-tuned from unet-phantom in two stages on
+ * slices of three brain volumes (Colin27 twice, a primate T1) and phantoms. Checked on real MR it never saw (the DICOM slices of ../shared/realdata) and on
  * held-out phantoms; the volume itself is not needed.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -31,10 +31,11 @@ describe('the shipped MR model (models/unet-mri, --model mri)', () => {
     expect(loaded.residual).toBe(true);
     expect(loaded.model.countParams()).toBe(2881217);
     const meta = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')).userDefinedMetadata.unetDream;
-    expect(meta.data).toBe('mix:0.3:ch2better.nii.gz');
-    expect(meta.init).toBe('unet-phantom');
-    expect(meta.volumes[0].volume).toBe('ch2better.nii.gz');
-    expect(meta.volumes[0].validationZ[0]).toBeGreaterThan(meta.volumes[0].trainZEnd);
+    expect(meta.data).toBe('mix:0.25:ch2better.nii.gz,ch2.nii.gz,inia19-t1-brain.nii.gz');
+    // Stage 2 started from stage 1 (models/unet-mri as it was); stage 1 from unet-phantom (README).
+    expect(meta.init).toBe('unet-mri');
+    expect(meta.volumes.map((v: { volume: string }) => v.volume)).toEqual(['ch2better.nii.gz', 'ch2.nii.gz', 'inia19-t1-brain.nii.gz']);
+    for (const v of meta.volumes) expect(v.validationZ[0]).toBeGreaterThan(v.trainZEnd);
   });
 
   it.runIf(existsSync(realdata))('gains on real MR slices from other scanners and still on held-out phantoms', async () => {
