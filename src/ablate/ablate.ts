@@ -16,13 +16,12 @@
 import type { LayersModel } from '../tf.js';
 import type { EventSink } from '../events.js';
 import { invalidParameterError, unknownNameError } from '../errors.js';
-import { psnr, ssim } from '../mri/index.js';
 import { ForwardRunner } from '../dissect/forward-graph.js';
 import { frontierOf, planAblation, type AblationPlan } from './plan.js';
 
 export { frontierOf } from './plan.js';
 import { convLayers } from '../dissect/dissect.js';
-import type { PairSet } from '../dissect/data.js';
+import { reconstructionQuality, type PairSet } from '../dissect/data.js';
 
 export interface AblateConfig {
   layers: readonly string[];
@@ -62,23 +61,6 @@ export function validateAblateConfig(model: LayersModel, config: AblateConfig): 
   for (const l of config.layers) if (!all.includes(l)) throw unknownNameError('layer', l, all);
   const batch = config.batch ?? 1;
   if (!Number.isInteger(batch) || batch < 1) throw invalidParameterError('--batch', 'an integer >= 1', batch);
-}
-
-function quality(pairs: PairSet, first: number, output: Float32Array, residual: boolean): { psnr: number; ssim: number }[] {
-  const pixels = pairs.size * pairs.size;
-  const m = output.length / pixels;
-  const out: { psnr: number; ssim: number }[] = [];
-  for (let b = 0; b < m; b++) {
-    const i = first + b;
-    const t = pairs.targets.subarray(i * pixels, (i + 1) * pixels);
-    const recon = output.slice(b * pixels, (b + 1) * pixels);
-    if (residual) {
-      const x = pairs.inputs.subarray(i * pixels, (i + 1) * pixels);
-      for (let p = 0; p < pixels; p++) recon[p]! += x[p]!;
-    }
-    out.push({ psnr: psnr(t, recon, 1), ssim: ssim(t, recon, pairs.size, pairs.size, { dataRange: 1 }) });
-  }
-  return out;
 }
 
 type Tensor = { data: Float32Array; dims: number[] };
@@ -209,7 +191,7 @@ export async function ablateLayer(model: LayersModel, pairs: PairSet, layer: str
       let s = 0;
       for (let first = 0; first < n; first += batch) {
         const m = Math.min(batch, n - first);
-        for (const q of quality(pairs, first, await ablator.outputs(zeroed, first, m), config.residual)) {
+        for (const q of reconstructionQuality(pairs, first, await ablator.outputs(zeroed, first, m), config.residual)) {
           p += q.psnr;
           s += q.ssim;
         }
