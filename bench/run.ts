@@ -99,8 +99,8 @@ if (q?.slicesPerMinute) {
 } else if (q?.skipped) md.push(`- queue: skipped (${q.skipped})`);
 for (const r of results.filter((x) => (x.section === 'dissect' || x.section === 'ablate') && x.seconds !== undefined)) {
   md.push(r.section === 'dissect'
-    ? `- Dissect (every conv filter, ${r.filters} in all, 2 passes) over ${r.images} held-out phantoms 128x128, onnx: ${r.seconds} s; peak RSS ${r.peakRssMb} MB.`
-    : `- Ablate ${r.layer} (${r.filters} filters x ${r.images} held-out phantoms), onnx: ${r.seconds} s; peak RSS ${r.peakRssMb} MB.`);
+    ? `- Dissect (every conv filter, ${r.filters} in all, 2 passes) over ${r.images} held-out phantoms 128x128, onnx: ${r.seconds} s wall, ${r.cpuSeconds} s CPU; peak RSS ${r.peakRssMb} MB.`
+    : `- Ablate ${r.layer} (${r.filters} filters x ${r.images} held-out phantoms, ${r.method} plan), onnx: ${r.seconds} s wall, ${r.cpuSeconds} s CPU; peak RSS ${r.peakRssMb} MB.`);
 }
 const recipes = results.find((x) => x.section === 'recipes' && x.perLayer);
 if (recipes) {

@@ -309,10 +309,12 @@ Object.assign(sections, {
     const { dissect } = await import('../src/dissect/dissect.js');
     const n = quick ? 16 : 200;
     const t = performance.now();
+    const cpu = process.cpuUsage();
     const model = (await loadModel('builtin')).model;
     const pairs = heldOutPhantoms(n, 128, 12345, { acceleration: 4, center: 0.08, pattern: 'random', axis: 'x' });
     const result = await dissect(model, pairs);
-    return { images: n, filters: result.layers.reduce((s, l) => s + l.filters, 0), seconds: Math.round((performance.now() - t) / 100) / 10 };
+    const c = process.cpuUsage(cpu);
+    return { images: n, filters: result.layers.reduce((s, l) => s + l.filters, 0), seconds: Math.round((performance.now() - t) / 100) / 10, cpuSeconds: Math.round((c.user + c.system) / 1e5) / 10 };
   },
   /** `ablate --layers uconv128 --n 50`: 128 filters x 50 phantoms, seconds. */
   async ablate() {
@@ -322,10 +324,12 @@ Object.assign(sections, {
     const { ablateLayer } = await import('../src/ablate/ablate.js');
     const n = quick ? 4 : 50;
     const t = performance.now();
+    const cpu = process.cpuUsage();
     const loaded = await loadModel('builtin');
     const pairs = heldOutPhantoms(n, 128, 12345, { acceleration: 4, center: 0.08, pattern: 'random', axis: 'x' });
     const r = await ablateLayer(loaded.model, pairs, 'uconv128', { layers: ['uconv128'], residual: loaded.residual });
-    return { layer: 'uconv128', images: n, filters: r.filters, seconds: Math.round((performance.now() - t) / 100) / 10 };
+    const c = process.cpuUsage(cpu);
+    return { layer: 'uconv128', images: n, filters: r.filters, method: r.method, seconds: Math.round((performance.now() - t) / 100) / 10, cpuSeconds: Math.round((c.user + c.system) / 1e5) / 10 };
   },
 });
 
