@@ -39,6 +39,7 @@ const plan: { section: string; args?: string[] }[] = [
   { section: 'queue' },
   { section: 'dissect' },
   { section: 'ablate' },
+  { section: 'ablate-plans' },
   { section: 'recipes', args: argv.filter((a) => /^--(filters|seeds|layers|log)=/.test(a)) },
 ].filter((p) => !only || only.split(',').includes(p.section));
 
@@ -101,6 +102,11 @@ for (const r of results.filter((x) => (x.section === 'dissect' || x.section === 
   md.push(r.section === 'dissect'
     ? `- Dissect (every conv filter, ${r.filters} in all, 2 passes) over ${r.images} held-out phantoms 128x128, onnx: ${r.seconds} s wall, ${r.cpuSeconds} s CPU; peak RSS ${r.peakRssMb} MB.`
     : `- Ablate ${r.layer} (${r.filters} filters x ${r.images} held-out phantoms, ${r.method} plan), onnx: ${r.seconds} s wall, ${r.cpuSeconds} s CPU; peak RSS ${r.peakRssMb} MB.`);
+}
+const plans = get('ablate-plans');
+if (plans?.cpuSeconds) {
+  const c = plans.cpuSeconds;
+  md.push(`- Ablation plans, ${plans.layer} filters 0-${plans.filters - 1} x ${plans.images} phantoms, one process: masked batch 10 ${c['masked-b10']} s CPU, masked batch 1 ${c['masked-b1']} s, delta batch 1 ${c['delta-b1']} s; outputs of masked b10 and delta b1 differ by at most ${plans.maxDiff.toExponential(1)}.`);
 }
 const recipes = results.find((x) => x.section === 'recipes' && x.perLayer);
 if (recipes) {

@@ -331,6 +331,38 @@ Object.assign(sections, {
     const c = process.cpuUsage(cpu);
     return { layer: 'uconv128', images: n, filters: r.filters, method: r.method, seconds: Math.round((performance.now() - t) / 100) / 10, cpuSeconds: Math.round((c.user + c.system) / 1e5) / 10 };
   },
+  /**
+   * The same ablations of uconv128 (filters 0-7 on 10 phantoms) three ways in one process: the masked
+   * plan in batches of 10 (the previous default), the masked plan one image per run, the delta plan one
+   * image per run. CPU seconds each, and the largest output difference between the plans.
+   */
+  async 'ablate-plans'() {
+    await selectBackend('wasm');
+    const { loadModel } = await import('../src/model/load.js');
+    const { heldOutPhantoms } = await import('../src/dissect/data.js');
+    const { LayerAblator } = await import('../src/ablate/ablate.js');
+    const n = 10;
+    const filters = quick ? 2 : 8;
+    const loaded = await loadModel('builtin');
+    const pairs = heldOutPhantoms(n, 128, 12345, { acceleration: 4, center: 0.08, pattern: 'random', axis: 'x' });
+    const outputs: Record<string, Float32Array[]> = {};
+    const cpuSeconds: Record<string, number> = {};
+    for (const [name, method, batch] of [['masked-b10', 'masked', 10], ['masked-b1', 'masked', 1], ['delta-b1', 'auto', 1]] as const) {
+      const cpu = process.cpuUsage();
+      const ablator = await LayerAblator.create(loaded.model, pairs, 'uconv128', { batch, method });
+      outputs[name] = [];
+      for (let f = 0; f < filters; f++) for (let first = 0; first < n; first += batch) outputs[name]!.push(Float32Array.from(await ablator.outputs(f, first, batch)));
+      await ablator.dispose();
+      const c = process.cpuUsage(cpu);
+      cpuSeconds[name] = Math.round((c.user + c.system) / 1e5) / 10;
+    }
+    const flat = (xs: Float32Array[]) => Float32Array.from(xs.flatMap((x) => [...x]));
+    const a = flat(outputs['masked-b10']!);
+    const b = flat(outputs['delta-b1']!);
+    let maxDiff = 0;
+    for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+    return { layer: 'uconv128', images: n, filters, cpuSeconds, maxDiff };
+  },
 });
 
 const run = sections[section];
