@@ -40,6 +40,7 @@ const plan: { section: string; args?: string[] }[] = [
   { section: 'dissect' },
   { section: 'ablate' },
   { section: 'ablate-plans' },
+  { section: 'forward-batch' },
   { section: 'recipes', args: argv.filter((a) => /^--(filters|seeds|layers|log)=/.test(a)) },
 ].filter((p) => !only || only.split(',').includes(p.section));
 
@@ -107,6 +108,11 @@ const plans = get('ablate-plans');
 if (plans?.cpuSeconds) {
   const c = plans.cpuSeconds;
   md.push(`- Ablation plans, ${plans.layer} filters 0-${plans.filters - 1} x ${plans.images} phantoms, one process: masked batch 10 ${c['masked-b10']} s CPU, masked batch 1 ${c['masked-b1']} s, delta batch 1 ${c['delta-b1']} s; outputs of masked b10 and delta b1 differ by at most ${plans.maxDiff.toExponential(1)}.`);
+}
+const fb = get('forward-batch');
+if (fb?.perImage) {
+  const p = fb.perImage;
+  md.push(`- Forward pass of the shipped model with every conv layer's output (dissect's graph), ${fb.images} phantoms 128x128, onnx, per image: batch 1 ${p.b1.cpuMs} ms CPU (${p.b1.wallMs} ms wall), batch 2 ${p.b2.cpuMs} ms (${p.b2.wallMs}), batch 8 ${p.b8.cpuMs} ms (${p.b8.wallMs}).`);
 }
 const recipes = results.find((x) => x.section === 'recipes' && x.perLayer);
 if (recipes) {

@@ -332,6 +332,36 @@ Object.assign(sections, {
     return { layer: 'uconv128', images: n, filters: r.filters, method: r.method, seconds: Math.round((performance.now() - t) / 100) / 10, cpuSeconds: Math.round((c.user + c.system) / 1e5) / 10 };
   },
   /**
+   * Forward passes of the shipped model returning every conv layer's output (what dissect runs), 16
+   * held-out phantoms, in batches of 1, 2 and 8: CPU and wall milliseconds per image, one process.
+   */
+  async 'forward-batch'() {
+    await selectBackend('wasm');
+    const { loadModel } = await import('../src/model/load.js');
+    const { withInputSize } = await import('../src/model/resize.js');
+    const { heldOutPhantoms } = await import('../src/dissect/data.js');
+    const { convLayers } = await import('../src/dissect/dissect.js');
+    const { ForwardRunner } = await import('../src/dissect/forward-graph.js');
+    const model = await withInputSize((await loadModel('builtin')).model, 128, 128);
+    const n = 16;
+    const pairs = heldOutPhantoms(n, 128, 12345, { acceleration: 4, center: 0.08, pattern: 'random', axis: 'x' });
+    const runner = await ForwardRunner.create(model, { outputs: convLayers(model) });
+    const perImage: Record<string, { cpuMs: number; wallMs: number }> = {};
+    try {
+      for (const b of [1, 2, 8]) {
+        await runner.run({ input: { data: pairs.inputs.subarray(0, b * 16384), dims: [b, 128, 128, 1] } });
+        const t = performance.now();
+        const cpu = process.cpuUsage();
+        for (let f = 0; f < n; f += b) await runner.run({ input: { data: pairs.inputs.subarray(f * 16384, (f + b) * 16384), dims: [b, 128, 128, 1] } });
+        const c = process.cpuUsage(cpu);
+        perImage[`b${b}`] = { cpuMs: Math.round((c.user + c.system) / 1000 / n), wallMs: Math.round((performance.now() - t) / n) };
+      }
+    } finally {
+      await runner.dispose();
+    }
+    return { images: n, perImage };
+  },
+  /**
    * The same ablations of uconv128 (filters 0-7 on 10 phantoms) three ways in one process: the masked
    * plan in batches of 10 (the previous default), the masked plan one image per run, the delta plan one
    * image per run. CPU seconds each, and the largest output difference between the plans.

@@ -25,7 +25,7 @@ import { reconstructionQuality, type PairSet } from '../dissect/data.js';
 
 export interface AblateConfig {
   layers: readonly string[];
-  /** Images per onnxruntime run (default 1: on 2 cores a batch of 8 costs 2.6x the CPU time per image, BENCHMARKS.md). */
+  /** Images per onnxruntime run (default 1: on 2 cores a batch of 8 costs about twice the CPU time per image, BENCHMARKS.md). */
   batch?: number;
   /** 'masked' forces the whole downstream part per filter (the reference the delta plan is tested against). */
   method?: 'auto' | 'masked';

@@ -38,7 +38,7 @@ export interface DissectConfig {
   edgeThreshold?: number;
   /** IoU from which a filter detects a concept (default 0.04, network dissection's). */
   iouThreshold?: number;
-  /** Images per forward pass (default 1: on 2 cores a batch of 8 costs 2.6x the CPU time per image, BENCHMARKS.md). */
+  /** Images per forward pass (default 1: on 2 cores a batch of 8 costs about twice the CPU time per image, BENCHMARKS.md). */
   batch?: number;
   /** onnxruntime threads (default: all cores). */
   threads?: number;

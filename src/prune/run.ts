@@ -58,7 +58,7 @@ async function scoreOnnx(model: LayersModel, pairs: PairSet, residual: boolean, 
   let p = 0;
   let s = 0;
   try {
-    // One image per run: on 2 cores a batch of 8 costs 2.6x the CPU time per image (BENCHMARKS.md).
+    // One image per run: on 2 cores a batch of 8 costs about twice the CPU time per image (BENCHMARKS.md).
     for (let i = 0; i < pairs.n; i++) {
       const y = (await runner.run({ input: { data: pairs.inputs.subarray(i * pixels, (i + 1) * pixels), dims: [1, pairs.size, pairs.size, 1] } }))[output]!.data;
       const [q] = reconstructionQuality(pairs, i, y, residual);
