@@ -39,6 +39,8 @@ const plan: { section: string; args?: string[] }[] = [
   { section: 'queue' },
   { section: 'dissect' },
   { section: 'ablate' },
+  { section: 'ablate-plans' },
+  { section: 'forward-batch' },
   { section: 'recipes', args: argv.filter((a) => /^--(filters|seeds|layers|log)=/.test(a)) },
 ].filter((p) => !only || only.split(',').includes(p.section));
 
@@ -100,8 +102,18 @@ if (q?.slicesPerMinute) {
 } else if (q?.skipped) md.push(`- queue: skipped (${q.skipped})`);
 for (const r of results.filter((x) => (x.section === 'dissect' || x.section === 'ablate') && x.seconds !== undefined)) {
   md.push(r.section === 'dissect'
-    ? `- Dissect (every conv filter, ${r.filters} in all, 2 passes) over ${r.images} held-out phantoms 128x128, onnx: ${r.seconds} s; peak RSS ${r.peakRssMb} MB.`
-    : `- Ablate ${r.layer} (${r.filters} filters x ${r.images} held-out phantoms), onnx: ${r.seconds} s; peak RSS ${r.peakRssMb} MB.`);
+    ? `- Dissect (every conv filter, ${r.filters} in all, 2 passes) over ${r.images} held-out phantoms 128x128, onnx: ${r.seconds} s wall, ${r.cpuSeconds} s CPU; peak RSS ${r.peakRssMb} MB.`
+    : `- Ablate ${r.layer} (${r.filters} filters x ${r.images} held-out phantoms, ${r.method} plan), onnx: ${r.seconds} s wall, ${r.cpuSeconds} s CPU; peak RSS ${r.peakRssMb} MB.`);
+}
+const plans = get('ablate-plans');
+if (plans?.cpuSeconds) {
+  const c = plans.cpuSeconds;
+  md.push(`- Ablation plans, ${plans.layer} filters 0-${plans.filters - 1} x ${plans.images} phantoms, one process: masked batch 10 ${c['masked-b10']} s CPU, masked batch 1 ${c['masked-b1']} s, delta batch 1 ${c['delta-b1']} s; outputs of masked b10 and delta b1 differ by at most ${plans.maxDiff.toExponential(1)}.`);
+}
+const fb = get('forward-batch');
+if (fb?.perImage) {
+  const p = fb.perImage;
+  md.push(`- Forward pass of the shipped model with every conv layer's output (dissect's graph), ${fb.images} phantoms 128x128, onnx, per image: batch 1 ${p.b1.cpuMs} ms CPU (${p.b1.wallMs} ms wall), batch 2 ${p.b2.cpuMs} ms (${p.b2.wallMs}), batch 8 ${p.b8.cpuMs} ms (${p.b8.wallMs}).`);
 }
 const recipes = results.find((x) => x.section === 'recipes' && x.perLayer);
 if (recipes) {

@@ -319,10 +319,12 @@ Object.assign(sections, {
     const { dissect } = await import('../src/dissect/dissect.js');
     const n = quick ? 16 : 200;
     const t = performance.now();
+    const cpu = process.cpuUsage();
     const model = (await loadModel('builtin')).model;
     const pairs = heldOutPhantoms(n, 128, 12345, { acceleration: 4, center: 0.08, pattern: 'random', axis: 'x' });
     const result = await dissect(model, pairs);
-    return { images: n, filters: result.layers.reduce((s, l) => s + l.filters, 0), seconds: Math.round((performance.now() - t) / 100) / 10 };
+    const c = process.cpuUsage(cpu);
+    return { images: n, filters: result.layers.reduce((s, l) => s + l.filters, 0), seconds: Math.round((performance.now() - t) / 100) / 10, cpuSeconds: Math.round((c.user + c.system) / 1e5) / 10 };
   },
   /** `ablate --layers uconv128 --n 50`: 128 filters x 50 phantoms, seconds. */
   async ablate() {
@@ -332,10 +334,74 @@ Object.assign(sections, {
     const { ablateLayer } = await import('../src/ablate/ablate.js');
     const n = quick ? 4 : 50;
     const t = performance.now();
+    const cpu = process.cpuUsage();
     const loaded = await loadModel('builtin');
     const pairs = heldOutPhantoms(n, 128, 12345, { acceleration: 4, center: 0.08, pattern: 'random', axis: 'x' });
     const r = await ablateLayer(loaded.model, pairs, 'uconv128', { layers: ['uconv128'], residual: loaded.residual });
-    return { layer: 'uconv128', images: n, filters: r.filters, seconds: Math.round((performance.now() - t) / 100) / 10 };
+    const c = process.cpuUsage(cpu);
+    return { layer: 'uconv128', images: n, filters: r.filters, method: r.method, seconds: Math.round((performance.now() - t) / 100) / 10, cpuSeconds: Math.round((c.user + c.system) / 1e5) / 10 };
+  },
+  /**
+   * Forward passes of the shipped model returning every conv layer's output (what dissect runs), 16
+   * held-out phantoms, in batches of 1, 2 and 8: CPU and wall milliseconds per image, one process.
+   */
+  async 'forward-batch'() {
+    await selectBackend('wasm');
+    const { loadModel } = await import('../src/model/load.js');
+    const { withInputSize } = await import('../src/model/resize.js');
+    const { heldOutPhantoms } = await import('../src/dissect/data.js');
+    const { convLayers } = await import('../src/dissect/dissect.js');
+    const { ForwardRunner } = await import('../src/dissect/forward-graph.js');
+    const model = await withInputSize((await loadModel('builtin')).model, 128, 128);
+    const n = 16;
+    const pairs = heldOutPhantoms(n, 128, 12345, { acceleration: 4, center: 0.08, pattern: 'random', axis: 'x' });
+    const runner = await ForwardRunner.create(model, { outputs: convLayers(model) });
+    const perImage: Record<string, { cpuMs: number; wallMs: number }> = {};
+    try {
+      for (const b of [1, 2, 8]) {
+        await runner.run({ input: { data: pairs.inputs.subarray(0, b * 16384), dims: [b, 128, 128, 1] } });
+        const t = performance.now();
+        const cpu = process.cpuUsage();
+        for (let f = 0; f < n; f += b) await runner.run({ input: { data: pairs.inputs.subarray(f * 16384, (f + b) * 16384), dims: [b, 128, 128, 1] } });
+        const c = process.cpuUsage(cpu);
+        perImage[`b${b}`] = { cpuMs: Math.round((c.user + c.system) / 1000 / n), wallMs: Math.round((performance.now() - t) / n) };
+      }
+    } finally {
+      await runner.dispose();
+    }
+    return { images: n, perImage };
+  },
+  /**
+   * The same ablations of uconv128 (filters 0-7 on 10 phantoms) three ways in one process: the masked
+   * plan in batches of 10 (the previous default), the masked plan one image per run, the delta plan one
+   * image per run. CPU seconds each, and the largest output difference between the plans.
+   */
+  async 'ablate-plans'() {
+    await selectBackend('wasm');
+    const { loadModel } = await import('../src/model/load.js');
+    const { heldOutPhantoms } = await import('../src/dissect/data.js');
+    const { LayerAblator } = await import('../src/ablate/ablate.js');
+    const n = 10;
+    const filters = quick ? 2 : 8;
+    const loaded = await loadModel('builtin');
+    const pairs = heldOutPhantoms(n, 128, 12345, { acceleration: 4, center: 0.08, pattern: 'random', axis: 'x' });
+    const outputs: Record<string, Float32Array[]> = {};
+    const cpuSeconds: Record<string, number> = {};
+    for (const [name, method, batch] of [['masked-b10', 'masked', 10], ['masked-b1', 'masked', 1], ['delta-b1', 'auto', 1]] as const) {
+      const cpu = process.cpuUsage();
+      const ablator = await LayerAblator.create(loaded.model, pairs, 'uconv128', { batch, method });
+      outputs[name] = [];
+      for (let f = 0; f < filters; f++) for (let first = 0; first < n; first += batch) outputs[name]!.push(Float32Array.from(await ablator.outputs(f, first, batch)));
+      await ablator.dispose();
+      const c = process.cpuUsage(cpu);
+      cpuSeconds[name] = Math.round((c.user + c.system) / 1e5) / 10;
+    }
+    const flat = (xs: Float32Array[]) => Float32Array.from(xs.flatMap((x) => [...x]));
+    const a = flat(outputs['masked-b10']!);
+    const b = flat(outputs['delta-b1']!);
+    let maxDiff = 0;
+    for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+    return { layer: 'uconv128', images: n, filters, cpuSeconds, maxDiff };
   },
 });
 

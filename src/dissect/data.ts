@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import { InputError } from '../errors.js';
 import { keyedRng } from '../random.js';
 import { resize } from '../ascent/resample.js';
-import { cartesianMask, zeroFilled } from '../mri/index.js';
+import { cartesianMask, psnr, ssim, zeroFilled } from '../mri/index.js';
 import { makeBatch, type UndersamplingOptions } from '../train/dataset.js';
 import { parseInputSpec } from '../io/input-spec.js';
 import { readImage } from '../io/read.js';
@@ -69,4 +69,24 @@ export async function folderPairs(dir: string, size: number, seed: number, us: U
 
 export async function loadPairs(source: PairSource, size: number, seed: number, us: UndersamplingOptions): Promise<PairSet> {
   return source.kind === 'phantoms' ? heldOutPhantoms(source.n, size, seed, us) : folderPairs(source.dir, size, seed, us);
+}
+
+/**
+ * PSNR and SSIM of a model's outputs for images [first, first + m) against their targets (m from the
+ * output's length); a residual model's output is added to its input first, as `eval` does.
+ */
+export function reconstructionQuality(pairs: PairSet, first: number, output: Float32Array, residual: boolean): { psnr: number; ssim: number }[] {
+  const pixels = pairs.size * pairs.size;
+  const out: { psnr: number; ssim: number }[] = [];
+  for (let b = 0; b < output.length / pixels; b++) {
+    const i = first + b;
+    const t = pairs.targets.subarray(i * pixels, (i + 1) * pixels);
+    const recon = output.slice(b * pixels, (b + 1) * pixels);
+    if (residual) {
+      const x = pairs.inputs.subarray(i * pixels, (i + 1) * pixels);
+      for (let p = 0; p < pixels; p++) recon[p]! += x[p]!;
+    }
+    out.push({ psnr: psnr(t, recon, 1), ssim: ssim(t, recon, pairs.size, pairs.size, { dataRange: 1 }) });
+  }
+  return out;
 }

@@ -38,13 +38,13 @@ export interface DissectConfig {
   edgeThreshold?: number;
   /** IoU from which a filter detects a concept (default 0.04, network dissection's). */
   iouThreshold?: number;
-  /** Images per forward pass (default 8). */
+  /** Images per forward pass (default 1: on 2 cores a batch of 8 costs about twice the CPU time per image, BENCHMARKS.md). */
   batch?: number;
   /** onnxruntime threads (default: all cores). */
   threads?: number;
 }
 
-export const DISSECT_DEFAULTS = Object.freeze({ quantile: 0.995, aliasThreshold: 0.15, edgeThreshold: 0.15, iouThreshold: 0.04, batch: 8 });
+export const DISSECT_DEFAULTS = Object.freeze({ quantile: 0.995, aliasThreshold: 0.15, edgeThreshold: 0.15, iouThreshold: 0.04, batch: 1 });
 
 export interface FilterDissection {
   filter: number;

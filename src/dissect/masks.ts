@@ -71,31 +71,52 @@ export interface Overlap {
 export function overlapAbove(plane: Float32Array, side: number, size: number, t: number, axis: Axis, concepts: Uint8Array[]): Overlap {
   const intersections = concepts.map(() => 0);
   let unit = 0;
-  let max = -Infinity;
-  for (let i = 0; i < plane.length; i++) if (plane[i]! > max) max = plane[i]!;
-  // Bilinear values never exceed the plane's maximum: nothing above t, an empty mask.
-  if (!(max > t)) return { unit, intersections };
+  // The rows and columns of the source pixels above t: a bilinear value is a convex combination of
+  // its 2x2 source block, so it exceeds t only where the block holds such a pixel.
+  let r0 = side;
+  let r1 = -1;
+  let c0 = side;
+  let c1 = -1;
+  for (let r = 0; r < side; r++) {
+    const row = r * side;
+    for (let c = 0; c < side; c++) {
+      if (plane[row + c]! > t) {
+        if (r < r0) r0 = r;
+        r1 = r;
+        if (c < c0) c0 = c;
+        if (c > c1) c1 = c;
+      }
+    }
+  }
+  if (r1 < 0) return { unit, intersections };
   const k = concepts.length;
   if (side === size) {
-    for (let i = 0; i < plane.length; i++) {
-      if (plane[i]! > t) {
-        unit++;
-        for (let c = 0; c < k; c++) intersections[c]! += concepts[c]![i]!;
+    for (let y = r0; y <= r1; y++) {
+      for (let x = c0; x <= c1; x++) {
+        const p = y * size + x;
+        if (plane[p]! > t) {
+          unit++;
+          for (let c = 0; c < k; c++) intersections[c]! += concepts[c]![p]!;
+        }
       }
     }
     return { unit, intersections };
   }
   const { i0, i1, w } = axis;
   for (let y = 0; y < size; y++) {
-    const r0 = i0[y]! * side;
-    const r1 = i1[y]! * side;
+    if (i1[y]! < r0) continue;
+    if (i0[y]! > r1) break;
+    const a0 = i0[y]! * side;
+    const a1 = i1[y]! * side;
     const wy = w[y]!;
     for (let x = 0; x < size; x++) {
+      if (i1[x]! < c0) continue;
+      if (i0[x]! > c1) break;
       const a = i0[x]!;
       const b = i1[x]!;
       const wx = w[x]!;
-      const top = plane[r0 + a]! + wx * (plane[r0 + b]! - plane[r0 + a]!);
-      const bottom = plane[r1 + a]! + wx * (plane[r1 + b]! - plane[r1 + a]!);
+      const top = plane[a0 + a]! + wx * (plane[a0 + b]! - plane[a0 + a]!);
+      const bottom = plane[a1 + a]! + wx * (plane[a1 + b]! - plane[a1 + a]!);
       if (top + wy * (bottom - top) > t) {
         unit++;
         const p = y * size + x;

@@ -3,30 +3,17 @@
  * dissect.json and one sheet per layer into `out`. Reports through events; never prints.
  */
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { createEngine } from '../engine/select.js';
 import type { BackendChoice } from '../engine/backend.js';
-import { loadModel } from '../model/load.js';
-import { withInputSize } from '../model/resize.js';
-import { ensureWritableDir, writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { buildReport } from '../report/build.js';
-import { packageVersions, writeManifest } from '../run/manifest.js';
 import type { EventSink } from '../events.js';
-import { validateUndersampling } from '../train/train.js';
-import type { UndersamplingOptions } from '../train/dataset.js';
-import { invalidParameterError } from '../errors.js';
-import { loadPairs, type PairSource } from './data.js';
+import { loadPairs } from './data.js';
+import { openPairsRun, writePairsManifest, type PairsRunConfig } from './setup.js';
 import { dissect, formatDissectTable, validateDissectConfig, type DissectConfig, type DissectResult } from './dissect.js';
 import { renderDissectSheets, type SheetConfig } from './sheet.js';
 
-export interface DissectRunConfig extends DissectConfig {
-  model: string;
-  architecture?: string;
-  source: PairSource;
-  size: number;
-  seed: number;
-  undersampling: UndersamplingOptions;
-  out: string;
+export interface DissectRunConfig extends DissectConfig, PairsRunConfig {
   /** Sheets per layer (false: none). */
   sheets: SheetConfig | false;
   /** Engine of the synthetic images (default auto). */
@@ -42,13 +29,8 @@ export interface DissectRunResult {
 }
 
 export async function runDissect(config: DissectRunConfig, onEvent: EventSink = () => undefined): Promise<DissectRunResult> {
-  validateUndersampling({ ...config.undersampling, size: config.size });
-  if (config.source.kind === 'phantoms' && (!Number.isInteger(config.source.n) || config.source.n < 1)) throw invalidParameterError('--phantoms', 'an integer >= 1 or a folder of images', config.source.n);
-  const started = performance.now();
-  const startedAt = new Date().toISOString();
-  await ensureWritableDir(config.out);
-  const loaded = await loadModel(config.model, { architecture: config.architecture });
-  const model = await withInputSize(loaded.model, config.size, config.size);
+  const run = await openPairsRun(config, '--phantoms');
+  const { loaded, model } = run;
   validateDissectConfig(model, config);
   const pairs = await loadPairs(config.source, config.size, config.seed, config.undersampling);
   for (const f of pairs.failed) onEvent({ type: 'warn', message: f.error });
@@ -74,18 +56,7 @@ export async function runDissect(config: DissectRunConfig, onEvent: EventSink = 
     }
   }
   const { layers: _l, ...cfg } = config;
-  await writeManifest(config.out, {
-    command: 'dissect',
-    config: { ...cfg, ...result.config },
-    model: { spec: loaded.spec, id: loaded.id, sha256: loaded.sha256, trained: loaded.trained, note: loaded.note },
-    engine: { engine: 'onnx', backend: 'onnxruntime-cpu', provider: 'onnxruntime-node' },
-    versions: packageVersions(),
-    seed: config.seed,
-    startedAt,
-    wallTimeMs: Math.round(performance.now() - started),
-    results: files.map((f) => path.basename(f)),
-    layers: result.layers.map(({ units: _u, ...summary }) => summary),
-  });
+  await writePairsManifest(run, 'dissect', { ...cfg, ...result.config }, files, { layers: result.layers.map(({ units: _u, ...summary }) => summary) });
   files.push(path.join(config.out, 'manifest.json'));
   files.push((await buildReport(config.out)).file);
   return { result, files, failed: pairs.failed, table: formatDissectTable(result) };

@@ -16,12 +16,11 @@ import type { EventSink } from '../events.js';
 import { validateUndersampling } from '../train/train.js';
 import type { QualityPair } from '../train/evaluate.js';
 import type { LayersModel } from '../tf.js';
-import { psnr, ssim } from '../mri/index.js';
 import { ForwardRunner } from '../dissect/forward-graph.js';
 import type { PairSet } from '../dissect/data.js';
 import type { UndersamplingOptions } from '../train/dataset.js';
 import { InputError, unknownNameError } from '../errors.js';
-import { heldOutPhantoms } from '../dissect/data.js';
+import { heldOutPhantoms, reconstructionQuality } from '../dissect/data.js';
 import { ablateLayer } from '../ablate/ablate.js';
 import { pruneFilters, prunableLayers, type PruneReport } from './surgery.js';
 import { filterMaxima, selectFilters, type KeepSpec, type LayerSelection } from './select.js';
@@ -60,18 +59,12 @@ async function scoreOnnx(model: LayersModel, pairs: PairSet, residual: boolean, 
   let p = 0;
   let s = 0;
   try {
-    for (let first = 0; first < pairs.n; first += 8) {
-      const m = Math.min(8, pairs.n - first);
-      const y = (await runner.run({ input: { data: pairs.inputs.subarray(first * pixels, (first + m) * pixels), dims: [m, pairs.size, pairs.size, 1] } }))[output]!.data;
-      for (let b = 0; b < m; b++) {
-        const i = first + b;
-        const t = pairs.targets.subarray(i * pixels, (i + 1) * pixels);
-        const x = pairs.inputs.subarray(i * pixels, (i + 1) * pixels);
-        const recon = y.slice(b * pixels, (b + 1) * pixels);
-        if (residual) for (let k = 0; k < pixels; k++) recon[k]! += x[k]!;
-        p += psnr(t, recon, 1);
-        s += ssim(t, recon, pairs.size, pairs.size, { dataRange: 1 });
-      }
+    // One image per run: on 2 cores a batch of 8 costs about twice the CPU time per image (BENCHMARKS.md).
+    for (let i = 0; i < pairs.n; i++) {
+      const y = (await runner.run({ input: { data: pairs.inputs.subarray(i * pixels, (i + 1) * pixels), dims: [1, pairs.size, pairs.size, 1] } }))[output]!.data;
+      const [q] = reconstructionQuality(pairs, i, y, residual);
+      p += q!.psnr;
+      s += q!.ssim;
     }
   } finally {
     await runner.dispose();
@@ -105,7 +98,7 @@ export async function runPrune(config: PruneRunConfig, onEvent: EventSink = () =
   const pairs = heldOutPhantoms(config.n, config.size, config.seed, config.undersampling);
   onEvent({ type: 'info', message: `finding dead filters of ${layers.length} layers on ${pairs.n} held-out phantoms` });
   const others = config.deadEverywhere ? prunable.filter((l) => !layers.includes(l)) : [];
-  const maxima = await filterMaxima(model, pairs, [...layers, ...others], 8, config.threads);
+  const maxima = await filterMaxima(model, pairs, [...layers, ...others], 1, config.threads);
   const selections: LayerSelection[] = others.map((l) => selectFilters(l, maxima.get(l)!, 'dead'));
   for (const [i, layer] of layers.entries()) {
     const max = maxima.get(layer)!;

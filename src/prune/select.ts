@@ -8,7 +8,7 @@ import type { PairSet } from '../dissect/data.js';
 import { invalidParameterError } from '../errors.js';
 
 /** Largest activation of each filter over all images, per layer. */
-export async function filterMaxima(model: LayersModel, pairs: PairSet, layers: readonly string[], batch = 8, threads?: number): Promise<Map<string, Float32Array>> {
+export async function filterMaxima(model: LayersModel, pairs: PairSet, layers: readonly string[], batch = 1, threads?: number): Promise<Map<string, Float32Array>> {
   const runner = await ForwardRunner.create(model, { outputs: layers }, threads);
   const pixels = pairs.size * pairs.size;
   const maxima = new Map<string, Float32Array>();

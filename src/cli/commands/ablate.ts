@@ -20,7 +20,7 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
       .option('layers', { type: 'string', demandOption: true, describe: 'comma-separated convolution layers' })
       .option('n', { type: 'number', default: 50, describe: 'held-out phantoms (split test, as eval)' })
       .option('size', { type: 'number', default: 128, describe: 'image size (power of two)' })
-      .option('batch', { type: 'number', default: 10, describe: 'images per downstream run' }) as unknown as Argv<AblateArgs>,
+      .option('batch', { type: 'number', default: 1, describe: 'images per onnxruntime run (1 costs the least CPU per image)' }) as unknown as Argv<AblateArgs>,
   handler: async (args) => {
     await selectBackend(args.backend === 'onnx' ? 'auto' : args.backend);
     const reporter = createReporter(args);
