@@ -1,4 +1,5 @@
 /** `unet-dream ablate`: zero each filter in turn; PSNR and SSIM change on held-out phantoms, sorted. */
+import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { selectBackend } from '../../engine/backend.js';
 import { runAblate } from '../../ablate/run.js';
@@ -46,7 +47,7 @@ export const ablateCommand: CommandModule<object, AblateArgs> = {
           `  ${harmless} filters cost less than 0.01 dB each`,
         );
       }
-      process.stdout.write(`${[...lines, `wrote ${run.files.length} files to ${out}`, ''].join('\n')}`);
+      process.stdout.write(`${[...lines, `wrote ${run.files.length} files to ${out}`, `report: ${path.join(out, 'index.html')}`, ''].join('\n')}`);
     } finally {
       reporter.stop();
     }

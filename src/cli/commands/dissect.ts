@@ -1,4 +1,5 @@
 /** `unet-dream dissect`: which filters detect aliasing, which detect edges, which are dead on data. */
+import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { selectBackend } from '../../engine/backend.js';
 import { runDissect } from '../../dissect/run.js';
@@ -68,7 +69,7 @@ export const dissectCommand: CommandModule<object, DissectArgs> = {
       }
       const { maskFractions: f, images } = run.result;
       process.stdout.write(
-        [`${images} images; aliasing mask ${(100 * f.aliasing).toFixed(1)}% of pixels, edge mask ${(100 * f.edge).toFixed(1)}%`, ...run.table, ...run.failed.map((x) => `ERROR ${x.error}`), `wrote ${run.files.length} files to ${args.out ?? 'outputs/dissect'}`, ''].join('\n'),
+        [`${images} images; aliasing mask ${(100 * f.aliasing).toFixed(1)}% of pixels, edge mask ${(100 * f.edge).toFixed(1)}%`, ...run.table, ...run.failed.map((x) => `ERROR ${x.error}`), `wrote ${run.files.length} files to ${args.out ?? 'outputs/dissect'}`, `report: ${path.join(args.out ?? 'outputs/dissect', 'index.html')}`, ''].join('\n'),
       );
     } finally {
       reporter.stop();

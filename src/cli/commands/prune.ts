@@ -1,4 +1,5 @@
 /** `unet-dream prune`: remove the least important filters and write a smaller, valid model. */
+import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { selectBackend } from '../../engine/backend.js';
 import { runPrune } from '../../prune/run.js';
@@ -49,6 +50,7 @@ export const pruneCommand: CommandModule<object, PruneArgs> = {
           `removed ${removed} filters: ${r.paramsBefore.toLocaleString('en-US')} -> ${r.paramsAfter.toLocaleString('en-US')} parameters (-${(100 * (1 - r.paramsAfter / r.paramsBefore)).toFixed(1)}%)`,
           `PSNR on ${r.quality.n} held-out phantoms: ${r.quality.full.psnr.toFixed(2)} -> ${r.quality.pruned.psnr.toFixed(2)} dB; SSIM ${r.quality.full.ssim.toFixed(4)} -> ${r.quality.pruned.ssim.toFixed(4)}`,
           `model in ${r.modelDir}`,
+          `report: ${path.join(r.modelDir, 'index.html')}`,
           '',
         ].join('\n'),
       );
