@@ -251,7 +251,7 @@ const doc = [
   '# The two shipped networks compared',
   '',
   `What training on real anatomy changes in the filters: \`builtin\` (models/unet-phantom, trained on simulated`,
-  'phantoms as the seed did) next to `mri` (models/unet-mri, started from it and fine-tuned on Colin27 brain slices and',
+  'phantoms as the seed did) next to `mri` (models/unet-mri, started from it and fine-tuned on brain slices (Colin27, INIA19) and',
   'phantoms; see its README). Everything below is written by one command; rerun it after replacing a model:',
   '',
   '```sh',
