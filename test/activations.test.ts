@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
@@ -173,5 +174,32 @@ describe('activations CLI: bad options fail before any model loads', () => {
     expect(manifest.results.filter((r: ActivationsRecord) => r.layers?.[0]?.layer === 'conv512')).toHaveLength(1);
     // The run context's finish: the HTML report beside the outputs, as every mode's run has.
     expect(existsSync(path.join(out, 'index.html'))).toBe(true);
+  });
+});
+
+describe('activation maps as NIfTI, next to their source', () => {
+  const source = path.resolve('../shared/realdata/nifti/niftireaderjs_avg152T1_LR_nifti.nii.gz');
+  /** dim[1..3], qform/sform codes and the three srow rows of a gzipped NIfTI-1 file. */
+  const header = (file: string) => {
+    const raw = file.endsWith('.gz') ? gunzipSync(readFileSync(file)) : readFileSync(file);
+    const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const le = v.getInt32(0, true) === 348; // the source is big-endian, outputs little-endian
+    const srow = [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => v.getFloat32(280 + r * 16 + c * 4, le)));
+    return { dims: [1, 2, 3].map((i) => v.getInt16(40 + i * 2, le)), codes: [v.getInt16(252, le), v.getInt16(254, le)], srow };
+  };
+
+  it.runIf(existsSync(source))("keep the source's in-plane voxel order, its affine (slice offset moved) and its codes", async () => {
+    const out = path.join(tempDir(), 'act');
+    const { result } = await captureOutput(() => main(['activations', `${source}#z=40`, '--layers', 'dconv64', '--channels', '0-3', '--out', out, '--backend', 'onnx']));
+    expect(result).toBe(0);
+    const src = header(source);
+    const map = header(path.join(out, 'niftireaderjs_avg152T1_LR_nifti_z40_dconv64.nii.gz'));
+    // The source is 91 x 109 x 91 with j running posterior -> anterior (srow_y = [0, 2, 0, -126]): the map's in-plane
+    // axes are the source's, not the flipped display order (which would give srow_y = [0, -2, 0, 90]).
+    expect(map.dims).toEqual([91, 109, 64]);
+    expect(map.codes).toEqual(src.codes);
+    for (const r of [0, 1, 2]) for (const c of [0, 1, 2]) expect(map.srow[r]![c]).toBeCloseTo(src.srow[r]![c]!, 5);
+    // Voxel (0, 0) of channel 0 sits where voxel (0, 0, 40) of the source does.
+    for (const r of [0, 1, 2]) expect(map.srow[r]![3]).toBeCloseTo(src.srow[r]![3]! + 40 * src.srow[r]![2]!, 4);
   });
 });

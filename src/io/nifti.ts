@@ -380,11 +380,37 @@ export function encodeNifti(images: RawImage[], values: Float32Array[], options:
   return encodeNiftiLikeSource(images, values, options) ?? encodeStacked(images, values, options);
 }
 
+/**
+ * How a stacked image's display pixels go to the written voxels. Slices of a NIfTI file are displayed in RAS order
+ * (axes permuted and flipped from the file's); a new volume made from them (a resized slice, a stack of feature maps)
+ * is written with its in-plane axes in the source file's voxel order again, so `get_fdata()[..., k]` lines up with
+ * the source slice in a notebook. Returns the written in-plane size, the display index of written voxel (a, b), and
+ * the matrix from written (a, b, k) to display (u, v, k).
+ */
+function inPlaneOrder(meta: RawImage['meta'], width: number, height: number) {
+  const layout = meta.nifti?.layout;
+  const f0 = layout?.flips[0] ?? false;
+  const f1 = layout?.flips[1] ?? false;
+  const transposed = layout !== undefined && layout.axes[0]! > layout.axes[1]!;
+  const [w, h] = transposed ? [height, width] : [width, height];
+  const u = (a: number, b: number) => { const x = transposed ? b : a; return f0 ? width - 1 - x : x; };
+  const v = (a: number, b: number) => { const y = transposed ? a : b; return f1 ? height - 1 - y : y; };
+  const col = (flip: boolean, n: number): [number, number] => (flip ? [-1, n - 1] : [1, 0]);
+  const [s0, o0] = col(f0, width);
+  const [s1, o1] = col(f1, height);
+  const toDisplay = transposed
+    ? [[0, s0, 0, o0], [s1, 0, 0, o1], [0, 0, 1, 0], [0, 0, 0, 1]]
+    : [[s0, 0, 0, o0], [0, s1, 0, o1], [0, 0, 1, 0], [0, 0, 0, 1]];
+  const identity = !transposed && !f0 && !f1;
+  return { w, h, index: (a: number, b: number) => v(a, b) * width + u(a, b), toDisplay, identity };
+}
+
 function encodeStacked(images: RawImage[], values: Float32Array[], options: NiftiWriteOptions): Uint8Array {
   const firstImage = images[0]!;
   const { width, height } = firstImage;
   const depth = images.length;
   const rgb = firstImage.channels >= 3;
+  const order = inPlaneOrder(firstImage.meta, width, height);
   const bitDepth = options.bitDepth ?? 32;
   // Samples to store: grey (first channel) or RGB.
   const grey = values.map((v, i) => {
@@ -434,7 +460,7 @@ function encodeStacked(images: RawImage[], values: Float32Array[], options: Nift
   const le = true;
   view.setInt32(0, 348, le);
   out[38] = 'r'.charCodeAt(0);
-  const dim = [3, width, height, depth, 1, 1, 1, 1];
+  const dim = [3, order.w, order.h, depth, 1, 1, 1, 1];
   dim.forEach((d, i) => view.setInt16(40 + i * 2, d, le));
   view.setInt16(70, datatype, le);
   view.setInt16(72, bitpix, le);
@@ -448,6 +474,7 @@ function encodeStacked(images: RawImage[], values: Float32Array[], options: Nift
       const next = images[1]!.meta.geometry.affine;
       for (let i = 0; i < 3; i++) affine[i]![2] = next[i]![3]! - affine[i]![3]!;
     }
+    if (!order.identity) affine = matmul(affine, order.toDisplay).slice(0, 3).concat([[0, 0, 0, 1]]);
   }
   const pixdim = [1, 1, 1, 1, 0, 0, 0, 0];
   let qformCode = 0;
@@ -458,9 +485,10 @@ function encodeStacked(images: RawImage[], values: Float32Array[], options: Nift
     pixdim[1] = q.spacing[0]!;
     pixdim[2] = q.spacing[1]!;
     pixdim[3] = q.spacing[2]!;
-    const code = source ? source.sformCode || source.qformCode : 1; // DICOM geometry is scanner-anatomical
-    qformCode = source ? source.qformCode || source.sformCode : 1;
-    sformCode = code;
+    // The source's codes as they were (a NIfTI with qform_code 0 keeps it 0); DICOM geometry is scanner-anatomical.
+    const kept = source !== undefined && (source.qformCode !== 0 || source.sformCode !== 0);
+    qformCode = !source ? 1 : kept ? source.qformCode : 0;
+    sformCode = !source ? 1 : kept ? source.sformCode : 0;
     view.setFloat32(256, q.b, le);
     view.setFloat32(260, q.c, le);
     view.setFloat32(264, q.d, le);
@@ -499,15 +527,16 @@ function encodeStacked(images: RawImage[], values: Float32Array[], options: Nift
     const img = images[z]!;
     if (rgb) {
       for (let p = 0; p < sliceVoxels; p++) {
+        const q = order.identity ? p : order.index(p % order.w, Math.floor(p / order.w));
         for (let c = 0; c < 3; c++) {
-          const x = Math.round(v[p * img.channels + c]!);
+          const x = Math.round(v[q * img.channels + c]!);
           out[at++] = x < 0 ? 0 : x > 255 ? 255 : x;
         }
       }
       continue;
     }
     for (let p = 0; p < sliceVoxels; p++, at += voxelBytes) {
-      const x = v[p]!;
+      const x = order.identity ? v[p]! : v[order.index(p % order.w, Math.floor(p / order.w))]!;
       if (datatype === 16) view.setFloat32(at, x, le);
       else {
         const q = Math.round((x - inter) / slope);
