@@ -227,6 +227,22 @@ describe('attribute command', () => {
     expect(diff).toBeLessThan(1e-6 * Math.max(...npy.data));
   });
 
+  it("stores the NIfTI map as float32 even when the source is 8-bit: a signed map is not cut to 256 levels", async () => {
+    const [src] = await readImages(nifti);
+    const bytes = path.join(dir, 'slice-uint8.nii.gz');
+    await writeImage(src!, bytes, { bitDepth: 8 });
+    expect((await readImages(bytes))[0]!.meta.dtype).toBe('uint8');
+    const out = path.join(dir, 'u8');
+    const r = await attribute({ inputs: [bytes] }, { target: 'output', method: 'gradient' }, out);
+    const npy = decodeNpy(readFileSync(path.join(out, r.npy!)));
+    expect(Math.min(...npy.data)).toBeLessThan(0); // a signed map
+    const [back] = await readImages(path.join(out, r.native!));
+    expect(back!.meta.dtype).toBe('float32');
+    let diff = 0;
+    back!.data.forEach((v, i) => (diff = Math.max(diff, Math.abs(v - npy.data[i]!))));
+    expect(diff).toBeLessThan(1e-6 * Math.max(...npy.data.map(Math.abs)));
+  });
+
   it('writes a DICOM derived object for a DICOM input (smoothgrad)', async () => {
     const dcm = path.join(dir, 'slice.dcm');
     const [src] = await readImages(nifti);

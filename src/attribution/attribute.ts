@@ -149,6 +149,9 @@ export async function attributeSlices(opened: OpenedEngine, config: AttributeCon
       const { window: _window, ...meta } = slice.source.meta;
       await writeImage(createImage(slice.width, slice.height, 1, out.map, { ...meta, hasAlpha: false }), path.join(config.out, file), {
         description: `unet-dream ${config.method} ${config.target}`.slice(0, 64),
+        // A map is a measurement in its own units, not an image in the source's: float32 in NIfTI, never the source's
+        // 8-bit type (a signed map would be cut to 256 levels). DICOM MR objects hold 16-bit integers (with a rescale).
+        ...(format === 'nifti' ? { bitDepth: 32 as const } : {}),
       });
       record.native = file;
     }
