@@ -237,11 +237,13 @@ export function encodeDicom(image: RawImage, values: Float32Array, options: Dico
     const encoded = storedAsSource(image, grey, frameAttributes) ?? storedWithNewRescale(image, grey);
     pixelBytes = encoded.bytes;
     Object.assign(ds, encoded.attributes);
-    // The window: the source's (in modality units, so it still applies), else one over the image's own values.
+    // The window: the source's (in modality units, so it still applies); none when a DICOM source had none (a viewer
+    // then windows the derived image as it windowed the source); else, for an image from another format, one over
+    // the image's own values.
     const sourceWindow = ['WindowCenter', 'WindowWidth', 'WindowCenterWidthExplanation', 'VOILUTFunction'].filter((k) => frameAttributes[k] !== undefined);
     if (frameAttributes['WindowCenter'] !== undefined && frameAttributes['WindowWidth'] !== undefined) {
       for (const k of sourceWindow) ds[k] = deepCopy(frameAttributes[k]);
-    } else {
+    } else if (!image.meta.dicom) {
       const range = valueRange(grey);
       const window = image.meta.window;
       const center = window ? (window.low + window.high) / 2 : (range.min + range.max) / 2;
