@@ -10,23 +10,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../src/tf.js';
 import { fastGradientsRegistered, registerFastGradients, unregisterFastGradients } from '../src/engine/gradients/index.js';
 import { buildUNet } from '../src/model/unet.js';
+import { mulberry32 } from './helpers.js';
 
 const RTOL = 1e-4;
 
-/** Deterministic uniform [0, 1) numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normal(shape: number[], seed: number, scale = 1): { shape: number[]; values: Float32Array } {
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const size = shape.reduce((a, b) => a * b, 1);
   const values = new Float32Array(size);
   for (let i = 0; i < size; i++) values[i] = scale * (next() + next() + next() - 1.5) * 2;
@@ -35,7 +25,7 @@ function normal(shape: number[], seed: number, scale = 1): { shape: number[]; va
 
 /** Values from a few levels with many exact zeros: ties in nearly every pooling window. */
 function tied(shape: number[], seed: number): { shape: number[]; values: Float32Array } {
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const size = shape.reduce((a, b) => a * b, 1);
   const values = new Float32Array(size);
   for (let i = 0; i < size; i++) values[i] = Math.max(0, Math.floor(next() * 4) - 1) * 0.5;

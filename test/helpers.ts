@@ -2,7 +2,10 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { tf, type LayersModel } from '../src/tf.js';
+import { UsageError } from '../src/errors.js';
+import { validatePipeline } from '../src/pipeline/validate.js';
 
 export function tempDir(prefix = 'unet-dream-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -40,4 +43,27 @@ export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result: 
     process.stdout.write = origOut;
     process.stderr.write = origErr;
   }
+}
+
+/** mulberry32: a small seeded uniform [0, 1) generator, so a test tries the same cases every run. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The message of a pipeline validatePipeline refuses (a UsageError); fails the test when it is accepted. */
+export function refusalOf(raw: unknown): string {
+  try {
+    validatePipeline(raw);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as Error).message;
+  }
+  throw new Error('expected the pipeline to be refused');
 }

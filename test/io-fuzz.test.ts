@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/errors.js';
 import { readImages } from '../src/io/index.js';
+import { mulberry32 } from './helpers.js';
 
 const REALDATA = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../shared/realdata');
 const present = existsSync(REALDATA);
@@ -22,17 +23,6 @@ const FILES = present
       .sort()
   : [];
 
-/** mulberry32: a small seeded generator, so every run tries the same cases. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   name: string;
@@ -78,7 +68,7 @@ describe.skipIf(!present)('fuzz: truncated and corrupted real files', () => {
   for (const [index, rel] of FILES.entries()) {
     it(`${rel}: every case reads or fails with a one-line InputError naming the file`, async () => {
       const bytes = new Uint8Array(await fs.readFile(path.join(REALDATA, rel)));
-      const random = generator(0x5eed + index);
+      const random = mulberry32(0x5eed + index);
       let failures = 0;
       for (const c of cases(bytes, random)) {
         // The case keeps the real file's name (its extension drives the messages) in a folder of its own.

@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../src/errors.js';
 import { MODES, MODE_NAMES, getMode } from '../src/modes/index.js';
 import { validatePipeline } from '../src/pipeline/validate.js';
+import { refusalOf } from './helpers.js';
 
-const problems = (raw: unknown): string => {
-  try {
-    validatePipeline(raw);
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return (err as Error).message;
-  }
-  throw new Error('expected the pipeline to be refused');
-};
+const problems = refusalOf;
 
 describe('the table of modes', () => {
   it('is frozen, and an unknown mode lists the valid ones', () => {

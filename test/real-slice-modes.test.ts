@@ -11,21 +11,12 @@ import { existsSync } from 'node:fs';
 import type { ActivationsRecord } from '../src/activations/activations.js';
 import type { AttributionRecord } from '../src/attribution/attribute.js';
 import { main } from '../src/cli/main.js';
-import { UsageError } from '../src/errors.js';
 import type { Manifest } from '../src/run/manifest.js';
 import { runPipeline } from '../src/pipeline/run.js';
 import { validatePipeline } from '../src/pipeline/validate.js';
-import { captureOutput, tempDir } from './helpers.js';
+import { captureOutput, refusalOf, tempDir } from './helpers.js';
 
-const problems = (raw: unknown): string => {
-  try {
-    validatePipeline(raw);
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return (err as Error).message;
-  }
-  throw new Error('expected the pipeline to be refused');
-};
+const problems = refusalOf;
 
 const PHANTOM = 'phantom:shepp-logan:64';
 
