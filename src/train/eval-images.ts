@@ -14,7 +14,7 @@ import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { encodeNpy } from '../io/npy.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { uniqueOutputNames } from '../io/output-names.js';
+import { splitExtension, uniqueOutputNames } from '../io/output-names.js';
 import { parseInputSpec } from '../io/input-spec.js';
 import { encodePng } from '../render/sheet.js';
 import { renderTile } from '../render/tile.js';
@@ -47,11 +47,8 @@ function nameSource(input: string): string {
   const spec = parseInputSpec(input);
   if (spec.path === input) return input;
   const selector = input.slice(spec.path.length + 1).replace(/[^A-Za-z0-9]+/g, '');
-  const dir = path.dirname(spec.path);
-  const base = path.basename(spec.path);
-  const gz = /\.nii\.gz$/i.test(base);
-  const ext = gz ? '.nii.gz' : path.extname(base);
-  return path.join(dir, `${base.slice(0, base.length - ext.length)}-${selector}${ext}`);
+  const [base, ext] = splitExtension(spec.path);
+  return path.join(path.dirname(spec.path), `${base}-${selector}${ext ? `.${ext}` : ''}`);
 }
 
 export async function writeEvalImages(dir: string, scored: readonly ScoredImage[]): Promise<EvalImageFiles[]> {

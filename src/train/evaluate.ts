@@ -9,7 +9,7 @@ import { readImage } from '../io/read.js';
 import { toGray } from '../io/image.js';
 import { percentileWindow } from '../io/intensity.js';
 import { areaReduce } from './augment.js';
-import { makeBatch, makeExample, type UndersamplingOptions } from './dataset.js';
+import { makeExample, type UndersamplingOptions } from './dataset.js';
 import type { ScoredImage } from './eval-images.js';
 
 export interface QualityPair {
@@ -94,9 +94,17 @@ export function scorePairs(model: LayersModel, pairs: ImagePairs, residual = fal
 
 /** Held-out phantoms (split `test`, never seen in training or validation). */
 export function evaluatePhantoms(model: LayersModel, options: { n: number; size: number; seed: number; residual?: boolean; dataConsistency?: boolean } & UndersamplingOptions): EvalReport {
-  const batch = makeBatch(options.size, options.seed, 'test', 0, options.n, options);
-  const masks = options.dataConsistency ? Array.from({ length: batch.n }, (_, i) => makeExample(options.size, options.seed, 'test', i, options).mask!) : undefined;
-  const scored = scorePairs(model, { inputs: batch.inputs, targets: batch.targets, n: batch.n, height: options.size, width: options.size, ...(masks ? { masks } : {}) }, options.residual);
+  const pixels = options.size * options.size;
+  const batch = { inputs: new Float32Array(options.n * pixels), targets: new Float32Array(options.n * pixels), n: options.n, height: options.size, width: options.size };
+  const masks: Uint8Array[] = [];
+  // The examples makeBatch makes, kept one by one for their masks (data consistency needs what was sampled).
+  for (let i = 0; i < options.n; i++) {
+    const ex = makeExample(options.size, options.seed, 'test', i, options);
+    batch.inputs.set(ex.input, i * pixels);
+    batch.targets.set(ex.target, i * pixels);
+    masks.push(ex.mask!);
+  }
+  const scored = scorePairs(model, { ...batch, ...(options.dataConsistency ? { masks } : {}) }, options.residual);
   return { ...scored, size: options.size, acceleration: options.acceleration };
 }
 
